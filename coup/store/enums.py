@@ -1,0 +1,111 @@
+"""The enums of COUP.md §4.2, as tuples of the values a column may hold.
+
+Enum columns are plain strings (`EnumField`); these tuples are what the application validates
+against and what the CHECK constraints in `sql/*/0001_init.sql` list, in the same order.
+"""
+
+from __future__ import annotations
+
+PROVIDER = ("CREDENTIALS", "GOOGLE", "GITHUB")
+USER_STATUS = ("ACTIVE", "SUSPENDED", "DELETED")
+STUDY_STATUS = ("ACTIVE", "CLOSED", "DELETED")
+MEMBER_ROLE = ("OWNER", "ADMIN", "MEMBER")
+MEMBER_STATUS = ("PENDING", "ACTIVE", "KICKED", "LEFT")
+JOIN_MOTIVATION = ("JOB_PREP", "SKILL_UP", "NETWORKING", "CERTIFICATION", "OTHER")
+SKILL_LEVEL = ("INTRO", "BEGINNER", "INTERMEDIATE", "ADVANCED")
+TASK_STATUS = ("TODO", "IN_PROGRESS", "REVIEW", "DONE", "CANCELLED")
+PRIORITY = ("LOW", "MEDIUM", "HIGH", "URGENT")
+FILE_CATEGORY = ("IMAGE", "DOCUMENT", "ARCHIVE", "VIDEO", "AUDIO", "CODE")
+NOTIFICATION_TYPE = (
+    "JOIN_REQUEST",
+    "JOIN_APPROVED",
+    "JOIN_REJECTED",
+    "MEMBER",
+    "KICK",
+    "ROLE_CHANGE",
+    "NOTICE",
+    "FILE",
+    "EVENT",
+    "TASK",
+    "CHAT",
+    "OWNERSHIP_TRANSFERRED",
+    "ADMIN",
+)
+TARGET_TYPE = ("USER", "STUDY", "MESSAGE")
+REPORT_TYPE = ("SPAM", "HARASSMENT", "INAPPROPRIATE", "COPYRIGHT", "OTHER")
+REPORT_STATUS = ("PENDING", "IN_PROGRESS", "RESOLVED", "REJECTED")
+WARNING_SEVERITY = ("MINOR", "NORMAL", "SERIOUS", "CRITICAL")
+# The database accepts the legacy values so old data can be imported; new rows use only
+# SANCTION_TYPE_WRITTEN.
+SANCTION_TYPE_WRITTEN = ("SUSPENSION", "RESTRICTION")
+SANCTION_TYPE = (
+    *SANCTION_TYPE_WRITTEN,
+    "WARNING",
+    "CHAT_BAN",
+    "STUDY_CREATE_BAN",
+    "FILE_UPLOAD_BAN",
+    "PERMANENT_BAN",
+)
+RESTRICTED_ACTION = ("STUDY_CREATE", "STUDY_JOIN", "MESSAGE")
+ADMIN_ROLE_TYPE = ("VIEWER", "MODERATOR", "ADMIN", "SUPER_ADMIN")
+ADMIN_ACTION = (
+    "USER_VIEW",
+    "USER_SEARCH",
+    "USER_WARN",
+    "USER_SUSPEND",
+    "USER_UNSUSPEND",
+    "USER_RESTRICT",
+    "USER_DELETE",
+    "USER_RESTORE",
+    "USER_UPDATE",
+    "SANCTION_REVOKE",
+    "STUDY_VIEW",
+    "STUDY_HIDE",
+    "STUDY_UNHIDE",
+    "STUDY_CLOSE",
+    "STUDY_REOPEN",
+    "STUDY_DELETE",
+    "STUDY_RECOMMEND",
+    "REPORT_VIEW",
+    "REPORT_ASSIGN",
+    "REPORT_RESOLVE",
+    "REPORT_REJECT",
+    "REPORT_HOLD",
+    "CONTENT_DELETE",
+    "CONTENT_RESTORE",
+    "SETTINGS_VIEW",
+    "SETTINGS_UPDATE",
+    "SETTINGS_CACHE_CLEAR",
+    "ANALYTICS_VIEW",
+    "ANALYTICS_EXPORT",
+    "AUDIT_VIEW",
+    "AUDIT_EXPORT",
+    "ADMIN_ROLE_GRANT",
+    "ADMIN_ROLE_REVOKE",
+)
+GROUP_CATEGORY = ("STUDY", "PROJECT", "HOBBY", "NETWORK", "SOCIAL", "ETC")
+GROUP_MEMBER_ROLE = ("OWNER", "ADMIN", "MEMBER")
+# PENDING is reserved: no flow produces it, but the column accepts it.
+GROUP_MEMBER_STATUS = ("ACTIVE", "LEFT", "KICKED", "PENDING")
+GROUP_INVITE_STATUS = ("PENDING", "ACCEPTED", "EXPIRED", "CANCELLED")
+SESSION_REVOKE_REASON = (
+    "LOGOUT",
+    "USER_REVOKED",
+    "PASSWORD_CHANGED",
+    "SUSPENDED",
+    "DELETED",
+    "ADMIN",
+    "LIMIT",
+)
+SETTING_TYPE = ("STRING", "NUMBER", "BOOLEAN", "JSON")
+# Not a column type: the elements of users.dashboard_widgets (§7.15).
+WIDGET_TYPE = (
+    "STATISTICS",
+    "STUDY_LIST",
+    "TASK_LIST",
+    "NOTIFICATION_LIST",
+    "UPCOMING_SCHEDULES",
+    "RECENT_ACTIVITIES",
+    "TASK_STATISTICS",
+    "PROGRESS_CHART",
+)
