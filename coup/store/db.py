@@ -154,7 +154,6 @@ def make_database(url: str) -> peewee.Database:
         password=unquote(parts.password) if parts.password else None,
         host=parts.hostname or None,
         port=parts.port or None,
-        autorollback=True,
     )
 
 

@@ -1,0 +1,32 @@
+# One command runs the server, one runs the tests; each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint migrate seed bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## serve on http://127.0.0.1:8000 with SQLite and the in-process bus
+	$(BIN)/coup serve
+
+test: $(STAMP)  ## the whole suite: SQLite leg, then PostgreSQL (+ Redis) when reachable
+	$(BIN)/ruff check coup tests
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check coup tests
+
+migrate: $(STAMP)
+	$(BIN)/coup db migrate
+
+seed: $(STAMP)
+	$(BIN)/coup db seed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,169 @@
+"""Auth endpoints (COUP.md §7.1): csrf, sign-up, login, logout, me, sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from coup import passwords
+from coup.errors import ApiError, NotFound, RateLimited
+from coup.handlers.base import ApiHandler
+from coup.jsonutil import iso
+from coup.rules import USER_NAME
+from coup.store import accounts, sessions, views
+from coup.store.fields import utcnow
+from coup.validation import Email, Password, parse_body
+
+
+class CsrfHandler(ApiHandler):
+    async def get(self) -> None:
+        self.ok({"xsrf_token": self.xsrf_token.decode("ascii")})
+
+
+class SignupHandler(ApiHandler):
+    schema = {
+        "email": Email(),
+        "password": Password(),
+        "password_confirm": Password(required=False),
+        "name": USER_NAME,
+    }
+
+    async def post(self) -> None:
+        if not await self.node.system_settings.get("allow_signup"):
+            raise ApiError("SIGNUP_DISABLED")
+        wait = self.node.signup_limiter.hit(self.client_ip())
+        if wait:
+            raise RateLimited(wait)
+        data = parse_body(self.json_body(), self.schema)
+        min_length = int(await self.node.system_settings.get("min_password_length"))
+        problem = passwords.password_problem(data["password"], email=data["email"],
+                                             min_length=min_length)
+        if problem:
+            raise ApiError("WEAK_PASSWORD", fields={"password": problem})
+        confirm = data.get("password_confirm")
+        if confirm is not None and confirm != data["password"]:
+            raise ApiError("PASSWORD_MISMATCH", fields={"password_confirm": "does not match"})
+        password_hash = await passwords.hash_password_async(
+            data["password"], self.node.settings.bcrypt_rounds)
+        created = await accounts.create_account(
+            data["email"], password_hash, data["name"], ip=self.client_ip(),
+            user_agent=self.request.headers.get("User-Agent"),
+            ttl_days=int(await self.node.system_settings.get("session_ttl_days")),
+        )
+        await self.node.sessions_revoked(created.evicted_session_ids, "LIMIT")
+        self.set_session(created.token, created.expires_at)
+        self.created({"user": created.user, "token": created.token,
+                      "expires_at": iso(created.expires_at)})
+
+
+class LoginHandler(ApiHandler):
+    schema = {"email": Email(required=True), "password": Password()}
+
+    async def post(self) -> None:
+        body = self.json_body()
+        data = parse_body(body, self.schema)
+        email, password, ip = data["email"], data["password"], self.client_ip()
+        settings = await self.node.system_settings.all()
+        window = timedelta(minutes=int(settings["login_lockout_minutes"]))
+        failures = await accounts.recent_login_failures(email, ip, window)
+        if len(failures) >= int(settings["max_login_attempts"]):
+            # Locked until the oldest failure that counts leaves the window.
+            counted = failures[-int(settings["max_login_attempts"]):]
+            raise RateLimited((counted[0] + window - utcnow()).total_seconds())
+        if settings["enable_ip_blocking"]:
+            wait = self.node.login_ip_limiter.hit(ip)
+            if wait:
+                raise RateLimited(wait)
+
+        rounds = self.node.settings.bcrypt_rounds
+        user = await accounts.find_user_by_email(email)
+        if user is None or user.status == "DELETED" or user.password_hash is None:
+            await passwords.dummy_verify_async(password, rounds)
+            await self._fail(email, ip)
+        if not await passwords.verify_password_async(password, user.password_hash):
+            await self._fail(email, ip)
+
+        if user.status == "SUSPENDED":
+            user = await accounts.lift_expired_suspension(user.id)
+            if user.status == "SUSPENDED":
+                from coup.node import suspended_error
+
+                raise suspended_error(user)
+        new_hash = None
+        if passwords.hash_cost(user.password_hash) < rounds:
+            new_hash = await passwords.hash_password_async(password, rounds)
+        created = await accounts.complete_login(
+            user.id, email, ip, new_password_hash=new_hash,
+            user_agent=self.request.headers.get("User-Agent"),
+            ttl_days=int(settings["session_ttl_days"]),
+        )
+        await self.node.sessions_revoked(created.evicted_session_ids, "LIMIT")
+        self.set_session(created.token, created.expires_at)
+        self.ok(accounts.login_view(created))
+
+    async def _fail(self, email: str, ip: str) -> None:
+        await accounts.record_login_failure(email, ip)
+        from coup import metrics
+
+        metrics.LOGIN_FAILURES.inc()
+        raise ApiError("INVALID_CREDENTIALS")
+
+
+class LogoutHandler(ApiHandler):
+    async def post(self) -> None:
+        self.json_body(allow_empty=True)
+        if self.auth is not None and await sessions.revoke_session(self.auth.session.id, "LOGOUT"):
+            await self.node.sessions_revoked([self.auth.session.id], "LOGOUT")
+        self.clear_session_cookie()
+        self.ok(None)
+
+
+class MeHandler(ApiHandler):
+    async def get(self) -> None:
+        auth = self.require_user()
+        me = await accounts.load_me(auth.user.id)
+        self.ok({
+            "user": me,
+            "is_admin": auth.admin_role is not None,
+            "admin_role": views.admin_role(auth.admin_role, with_permissions=True),
+            "restrictions": views.restrictions(auth.user, utcnow()),
+            "session": {"id": auth.session.id, "expires_at": iso(auth.session.expires_at)},
+        })
+
+
+class ValidateSessionHandler(ApiHandler):
+    async def get(self) -> None:
+        if self.auth is not None:
+            user = self.auth.user
+            self.ok({"valid": True, "user": {**views.user_summary(user), "status": user.status},
+                     "reason": None, "should_logout": False})
+            return
+        reason = self.auth_reason or "NO_SESSION"
+        self.ok({"valid": False, "user": None, "reason": reason,
+                 "should_logout": reason != "NO_SESSION"})
+
+
+class SessionsHandler(ApiHandler):
+    async def get(self) -> None:
+        auth = self.require_user()
+        rows = await sessions.list_live_sessions(auth.user.id)
+        self.ok([
+            {"id": s.id, "created_at": iso(s.created_at), "last_seen_at": iso(s.last_seen_at),
+             "expires_at": iso(s.expires_at), "ip": s.ip, "user_agent": s.user_agent,
+             "current": s.id == auth.session.id}
+            for s in rows
+        ])
+
+
+class SessionHandler(ApiHandler):
+    async def delete(self, session_id: str) -> None:
+        auth = self.require_user()
+        session = await sessions.find_live_session(auth.user.id, session_id)
+        if session is None:
+            raise NotFound()
+        reason = "LOGOUT" if session.id == auth.session.id else "USER_REVOKED"
+        if await sessions.revoke_session(session.id, reason):
+            await self.node.sessions_revoked([session.id], reason)
+        if session.id == auth.session.id:
+            self.clear_session_cookie()
+        self.ok(None)
+

@@ -1,0 +1,265 @@
+"""The base of every REST handler: body limits, strict JSON, envelopes, auth, XSRF, CORS, errors.
+
+Handlers raise ApiError; `write_error` is the one place that renders errors, so every failure,
+including Tornado's own (unknown route, wrong method, XSRF), leaves in the same envelope.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+from tornado.httputil import HTTPServerRequest
+
+from coup import jsonutil, metrics
+from coup.errors import ApiError, BadRequest, Forbidden, Unauthorized
+from coup.node import SESSION_COOKIE
+from coup.store import sessions as session_store
+from coup.store.sessions import AuthState
+from coup.validation import Rule, parse_body
+
+if TYPE_CHECKING:
+    from coup.node import Node
+
+log = logging.getLogger(__name__)
+
+# COUP.md §1 item 1: JSON bodies over 1 MiB are refused.
+MAX_JSON_BODY_BYTES = 1024 * 1024
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CORS_ALLOWED_HEADERS = "Content-Type, Authorization, X-XSRFToken"
+CORS_EXPOSED_HEADERS = "Retry-After, Content-Disposition, X-File-Id"
+
+
+@tornado.web.stream_request_body
+class ApiHandler(tornado.web.RequestHandler):
+    """Streams the body itself, so an oversized request is refused without being buffered."""
+
+    # Handlers that accept uploads raise this; JSON handlers keep the 1 MiB limit.
+    max_body_bytes = MAX_JSON_BODY_BYTES
+
+    def initialize(self, node: Node, route: str) -> None:
+        self.node = node
+        self.route = route
+        self.request_id = secrets.token_hex(6)
+        self.auth: AuthState | None = None
+        self._auth_error: ApiError | None = None
+        self.auth_reason: str | None = None
+        self._body_parts: list[bytes] = []
+        self._body_size = 0
+        self._body_too_large = False
+        self._started = time.perf_counter()
+
+    # --- request body -------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        self._apply_cors_headers()
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise ApiError(self.too_large_code())
+        # Chunked bodies have no length up front; data_received counts them instead. The
+        # connection-level cap stops a client that keeps going long after the limit.
+        self.request.connection.set_max_body_size(self.max_body_bytes + 1024 * 1024)
+        outcome = await self.node.authenticate(self.request)
+        self.auth, self._auth_error = outcome.state, outcome.error
+        self.auth_reason = outcome.reason
+        if outcome.clear_cookie:
+            self.clear_session_cookie()
+        if self.auth is not None and self.auth.refreshed_token is not None:
+            self._set_session_cookie(self.auth.refreshed_token, self.auth.session.expires_at)
+        await self.node.check_maintenance(self.request.path, self.auth)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._body_too_large:
+            return
+        self._body_size += len(chunk)
+        if self._body_size > self.max_body_bytes:
+            self._body_too_large = True
+            self._body_parts.clear()
+            return
+        self._body_parts.append(chunk)
+
+    def too_large_code(self) -> str:
+        return "REQUEST_TOO_LARGE"
+
+    def raw_body(self) -> bytes:
+        if self._body_too_large:
+            raise ApiError(self.too_large_code())
+        return b"".join(self._body_parts)
+
+    def json_body(self, *, allow_empty: bool = False) -> Any:
+        raw = self.raw_body()
+        if not raw.strip():
+            if allow_empty:
+                return {}
+            raise BadRequest(message="A JSON object body is required.")
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise BadRequest(message="Send the body as application/json.")
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest(message="The body is not valid UTF-8 JSON.") from None
+
+    def parse(self, schema: dict[str, Rule], *, partial: bool = False,
+              allow_empty: bool = False) -> dict[str, Any]:
+        return parse_body(self.json_body(allow_empty=allow_empty), schema, partial=partial)
+
+    # --- auth ---------------------------------------------------------------------------------
+
+    def require_user(self) -> AuthState:
+        """The caller's session and user (access level USER, COUP.md §3.1)."""
+        if self.auth is None:
+            raise self._auth_error or Unauthorized()
+        return self.auth
+
+    @property
+    def user_id(self) -> str:
+        return self.require_user().user.id
+
+    def check_xsrf_cookie(self) -> None:
+        # Bearer requests carry no ambient credential, and a request with neither a cookie nor
+        # an Origin cannot come from a browser (COUP.md §5.2), so neither needs the token.
+        headers = self.request.headers
+        if session_store.bearer_token(headers) is not None:
+            return
+        if "Cookie" not in headers and "Origin" not in headers:
+            return
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise ApiError("CSRF_FAILED") from None
+
+    def client_ip(self) -> str:
+        return client_ip(self.request, self.node.settings.trusted_proxies)
+
+    def _set_session_cookie(self, token: str, expires_at: Any) -> None:
+        max_age = max(0, int((expires_at - session_store.utcnow()).total_seconds()))
+        self.set_cookie(
+            SESSION_COOKIE, token, path="/", httponly=True, samesite="Lax",
+            secure=self.node.settings.secure_cookies, max_age=max_age,
+        )
+
+    def set_session(self, token: str, expires_at: Any) -> None:
+        self._set_session_cookie(token, expires_at)
+
+    def clear_session_cookie(self) -> None:
+        self.clear_cookie(SESSION_COOKIE, path="/")
+
+    # --- responses ----------------------------------------------------------------------------
+
+    def ok(self, data: Any = None, *, status: int = 200,
+           pagination: dict[str, Any] | None = None) -> None:
+        body: dict[str, Any] = {"success": True, "data": data}
+        if pagination is not None:
+            body["pagination"] = pagination
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(jsonutil.dumps(body))
+
+    def created(self, data: Any) -> None:
+        self.ok(data, status=201)
+
+    def options(self, *args: Any, **kwargs: Any) -> None:
+        # CORS preflight: the headers were set in prepare(); nothing else to say.
+        self.set_status(200)
+        self.finish()
+
+    def _apply_cors_headers(self) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin and origin.rstrip("/") in self.node.settings.allowed_origins:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Allow-Credentials", "true")
+            self.set_header("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS)
+            self.add_header("Vary", "Origin")
+            if self.request.method == "OPTIONS":
+                self.set_header("Access-Control-Allow-Methods",
+                                "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+                self.set_header("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS)
+                self.set_header("Access-Control-Max-Age", "600")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = _as_api_error(status_code, kwargs.get("exc_info"))
+        self.clear()
+        self._apply_cors_headers()
+        self.set_status(error.http_status)
+        if error.code == "RATE_LIMITED" and error.details:
+            seconds = max(1, -(-int(error.details["retry_after_ms"]) // 1000))
+            self.set_header("Retry-After", str(seconds))
+        if error.code == "INTERNAL":
+            self.set_header("X-Request-Id", self.request_id)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        body = {"success": False, "error": error.to_json(self.node.settings.language)}
+        self.finish(jsonutil.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Expected errors are one-line warnings; only unexpected ones carry a traceback.
+        if isinstance(value, ApiError):
+            if value.http_status >= 500:
+                log.warning("%s %s -> %s (request %s)", self.request.method, self.request.path,
+                            value.code, self.request_id)
+            return
+        if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            return
+        log.error("unexpected error in %s %s (request %s)", self.request.method,
+                  self.request.path, self.request_id, exc_info=(typ, value, tb))
+
+    def on_finish(self) -> None:
+        elapsed = time.perf_counter() - self._started
+        method = self.request.method or "GET"
+        metrics.HTTP_REQUESTS.labels(self.route, method, str(self.get_status())).inc()
+        metrics.HTTP_REQUEST_SECONDS.labels(self.route, method).observe(elapsed)
+
+
+class NotFoundHandler(ApiHandler):
+    """Every unknown path gets the NOT_FOUND envelope rather than Tornado's HTML page."""
+
+    async def prepare(self) -> None:
+        self._apply_cors_headers()
+        raise ApiError("NOT_FOUND")
+
+
+def _as_api_error(status_code: int, exc_info: Any) -> ApiError:
+    exc = exc_info[1] if exc_info else None
+    if isinstance(exc, ApiError):
+        return exc
+    if status_code == 404:
+        return ApiError("NOT_FOUND")
+    if status_code == 405:
+        return ApiError("METHOD_NOT_ALLOWED")
+    if status_code == 413:
+        return ApiError("REQUEST_TOO_LARGE")
+    if status_code == 403:
+        return Forbidden()
+    if 400 <= status_code < 500:
+        return BadRequest()
+    return ApiError("INTERNAL")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def client_ip(request: HTTPServerRequest, trusted: tuple[Any, ...]) -> str:
+    """The socket address, unless it is a trusted proxy that names the real client."""
+    peer = request.remote_ip or ""
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    # Walk from the nearest hop outwards and stop at the first address we do not trust.
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _in_networks(hop, trusted):
+            return hop
+    return request.headers.get("X-Real-IP", peer).strip() or peer
+
+
+def _in_networks(address: str, networks: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

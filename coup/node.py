@@ -1,0 +1,196 @@
+"""The composition root: settings -> store -> (bus, actors) -> app -> listen; stop in reverse.
+
+A Node is what every handler receives through `initialize()`: it owns this process's shared
+services and the few node-wide decisions (who is calling, is the node in maintenance or
+draining), so no handler reaches for a global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import tornado.httpserver
+from tornado.httputil import HTTPServerRequest
+
+from coup import metrics
+from coup.config import Settings, resolve_cookie_secret
+from coup.errors import ApiError
+from coup.ratelimit import SlidingWindowLimiter
+from coup.store import db, sessions
+from coup.store.migrate import apply_migrations
+from coup.store.sessions import AuthState
+from coup.store.system_settings import SettingsCache, seed_settings
+
+log = logging.getLogger(__name__)
+
+# The session cookie's name; kept here as well as in the handlers so the WebSocket can read it.
+SESSION_COOKIE = "coup_session"
+# Largest request body the HTTP server accepts at all; handlers set tighter limits per route.
+SERVER_MAX_BODY_BYTES = 256 * 1024 * 1024
+# Paths that keep working in maintenance mode (COUP.md §11 maintenance_mode).
+MAINTENANCE_EXEMPT_PREFIXES = ("/api/auth/", "/api/config", "/health", "/ready", "/metrics")
+
+RevocationListener = Callable[[list[str], str], Awaitable[None]]
+
+
+@dataclass
+class AuthOutcome:
+    """The caller of a request: a live session, or why there is none."""
+
+    state: AuthState | None
+    error: ApiError | None = None
+    clear_cookie: bool = False
+    # Why there is no session, for validate-session: NO_SESSION, EXPIRED, REVOKED,
+    # ACCOUNT_SUSPENDED or ACCOUNT_DELETED.
+    reason: str | None = None
+
+
+class Node:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = resolve_cookie_secret(settings)
+        self.system_settings = SettingsCache()
+        self.draining = False
+        rates = self.settings
+        self.signup_limiter = SlidingWindowLimiter(rates.signup_rate.count,
+                                                   rates.signup_rate.window_seconds)
+        self.login_ip_limiter = SlidingWindowLimiter(rates.login_ip_rate.count,
+                                                     rates.login_ip_rate.window_seconds)
+        self.password_change_limiter = SlidingWindowLimiter(5, 15 * 60)
+        self._revocation_listeners: list[RevocationListener] = []
+        self._http_server: tornado.httpserver.HTTPServer | None = None
+        self._runner: db.DatabaseRunner | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, *, listen: bool = True) -> None:
+        from coup.app import make_app  # the app imports handlers, which import this module
+
+        self._runner = db.open_database(self.settings.database_url, self.settings.db_pool_size)
+        applied = await self._runner.run(apply_migrations, db.database.obj)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        await seed_settings()
+        self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.upload_dir / "avatars").mkdir(parents=True, exist_ok=True)
+        if listen:
+            app = make_app(self)
+            self._http_server = tornado.httpserver.HTTPServer(
+                app, xheaders=False, max_body_size=SERVER_MAX_BODY_BYTES,
+                idle_connection_timeout=75,
+            )
+            self._http_server.listen(self.settings.port, self.settings.host)
+            log.info("node %s listening on http://%s:%d", self.settings.node_id,
+                     self.settings.host, self.bound_port)
+
+    @property
+    def bound_port(self) -> int:
+        if self._http_server is None:
+            return self.settings.port
+        sockets = list(self._http_server._sockets.values())
+        return sockets[0].getsockname()[1] if sockets else self.settings.port
+
+    async def stop(self) -> None:
+        self.draining = True
+        if self._http_server is not None:
+            self._http_server.stop()
+            await self._http_server.close_all_connections()
+            self._http_server = None
+        if self._runner is not None:
+            await asyncio.get_running_loop().run_in_executor(None, db.close_database)
+            self._runner = None
+
+    async def serve_forever(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("node %s stopping", self.settings.node_id)
+        await self.stop()
+
+    # --- callers ------------------------------------------------------------------------------
+
+    async def authenticate(self, request: HTTPServerRequest) -> AuthOutcome:
+        """Resolve the request's Bearer token (which wins) or session cookie."""
+        token = sessions.bearer_token(request.headers)
+        from_cookie = False
+        if token is None:
+            cookie = request.cookies.get(SESSION_COOKIE)
+            token = cookie.value if cookie is not None else None
+            from_cookie = token is not None
+        if not token:
+            return AuthOutcome(None, reason="NO_SESSION")
+        found = await sessions.lookup_token(token)
+        user = found.user
+        if found.problem == "NO_SESSION" or found.session is None or user is None:
+            return AuthOutcome(None, ApiError("UNAUTHORIZED"), from_cookie, "REVOKED")
+        if user.status == "DELETED":
+            if found.problem is None:
+                revoked = await sessions.revoke_user_sessions(user.id, "DELETED")
+                await self.sessions_revoked(revoked, "DELETED")
+            return AuthOutcome(None, ApiError("ACCOUNT_DELETED"), from_cookie, "ACCOUNT_DELETED")
+        if user.status == "SUSPENDED" and (
+            found.problem is None or found.session.revoke_reason == "SUSPENDED"
+        ):
+            if found.problem is None:
+                revoked = await sessions.revoke_user_sessions(user.id, "SUSPENDED")
+                await self.sessions_revoked(revoked, "SUSPENDED")
+            return AuthOutcome(None, suspended_error(user), from_cookie, "ACCOUNT_SUSPENDED")
+        if found.problem is not None:
+            return AuthOutcome(None, ApiError("UNAUTHORIZED"), from_cookie, found.problem)
+        state = AuthState(found.session, user, found.admin_role, token)
+        if sessions.needs_touch(found.session):
+            ttl_days = int(await self.system_settings.get("session_ttl_days"))
+            found.session.expires_at = await sessions.touch_session(
+                found.session.id, user.id, ttl_days)
+            if from_cookie:
+                state.refreshed_token = token
+        return AuthOutcome(state)
+
+    async def check_maintenance(self, path: str, auth: AuthState | None) -> None:
+        if not path.startswith("/api/") or path.startswith(MAINTENANCE_EXEMPT_PREFIXES):
+            return
+        if not await self.system_settings.get("maintenance_mode"):
+            return
+        if auth is not None and auth.admin_role is not None:
+            return
+        raise ApiError("MAINTENANCE")
+
+    # --- revocation ---------------------------------------------------------------------------
+
+    def on_sessions_revoked(self, listener: RevocationListener) -> None:
+        """Register a listener (the realtime layer) told which sessions were revoked and why."""
+        self._revocation_listeners.append(listener)
+
+    async def sessions_revoked(self, session_ids: list[str], reason: str) -> None:
+        """Tell every listener; called after the revocation is committed."""
+        if not session_ids:
+            return
+        for listener in self._revocation_listeners:
+            try:
+                await listener(session_ids, reason)
+            except Exception:
+                log.exception("revocation listener failed for %d sessions", len(session_ids))
+
+    def db_pending_calls(self) -> int:
+        pending = self._runner.pending if self._runner is not None else 0
+        metrics.DB_PENDING_CALLS.set(pending)
+        return pending
+
+
+def suspended_error(user: object) -> ApiError:
+    from coup.jsonutil import iso
+
+    return ApiError(
+        "ACCOUNT_SUSPENDED",
+        details={
+            "suspended_until": iso(getattr(user, "suspended_until", None)),
+            "reason": getattr(user, "suspend_reason", None),
+        },
+    )

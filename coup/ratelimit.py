@@ -1,0 +1,77 @@
+"""In-memory sliding-window rate limiters for this node (COUP.md §1 item 14).
+
+Each limiter keeps, per key, the times of the hits inside its window. Memory is bounded: keys
+whose hits have all left the window are dropped on the next sweep, and a limiter never holds
+more than MAX_KEYS keys (the oldest are evicted first), so a flood of distinct keys cannot grow
+it without bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+# Upper bound on tracked keys per limiter; beyond it the least recently hit keys are evicted.
+MAX_KEYS = 100_000
+# How often, in hits, a limiter sweeps out keys with no hit left in the window.
+SWEEP_EVERY_HITS = 1000
+
+
+class SlidingWindowLimiter:
+    """Allows `count` hits per `window_seconds` per key."""
+
+    def __init__(
+        self, count: int, window_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.count = count
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._since_sweep = 0
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until `key` may hit again; 0 when a hit is allowed now."""
+        now = self._clock()
+        hits = self._hits.get(key)
+        if hits is None:
+            return 0.0
+        self._expire(hits, now)
+        if len(hits) < self.count:
+            return 0.0
+        return max(0.001, hits[0] + self.window_seconds - now)
+
+    def hit(self, key: str) -> float:
+        """Record a hit if allowed; returns 0 when recorded, else the seconds to wait."""
+        wait = self.retry_after(key)
+        if wait:
+            return wait
+        now = self._clock()
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        self._hits.move_to_end(key)
+        hits.append(now)
+        self._maybe_sweep(now)
+        return 0.0
+
+    def reset(self, key: str) -> None:
+        self._hits.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def _expire(self, hits: deque[float], now: float) -> None:
+        while hits and hits[0] <= now - self.window_seconds:
+            hits.popleft()
+
+    def _maybe_sweep(self, now: float) -> None:
+        while len(self._hits) > MAX_KEYS:
+            self._hits.popitem(last=False)
+        self._since_sweep += 1
+        if self._since_sweep < SWEEP_EVERY_HITS:
+            return
+        self._since_sweep = 0
+        for key in [k for k, hits in self._hits.items() if not hits or
+                    hits[-1] <= now - self.window_seconds]:
+            del self._hits[key]

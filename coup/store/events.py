@@ -1,0 +1,198 @@
+"""The durable per-study event log and the after-commit hand-off (COUP.md §9.1, PROTOCOL §4).
+
+Every write that produces durable events runs as a `@db_write` function. Inside its
+transaction it calls `append_event()` (which advances `studies.last_seq` and inserts the
+`study_events` row) and the notification engine; both record what they did in the
+transaction's `Effects`. Only after the transaction commits are the effects handed, in seq
+order and then the notifications, to the sink the realtime layer installed. A rolled-back
+write hands over nothing, so clients never see an event that is not in the database.
+
+Gap-free seq under concurrent writers: the `UPDATE studies SET last_seq = last_seq + k`
+takes the study's row lock on PostgreSQL and holds it to commit, so writers of one study are
+serialised and each sees the previous writer's seq; SQLite has a single writer thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from coup.store.db import database, db_task, is_postgres
+from coup.store.fields import utcnow
+from coup.store.models import Study, StudyEvent
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CommittedEvent:
+    """A durable study event as pushed: `payload` is the `data` object, study_id and seq in."""
+
+    study_id: str
+    seq: int
+    type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NotificationPush:
+    """A notification row created or coalesced for a user, as `notification:new` shows it."""
+
+    user_id: str
+    notification: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RoomRemoval:
+    """Sessions of `user_id` (or of everyone, when None) leave a study's room and call."""
+
+    study_id: str
+    user_id: str | None
+    reason: str  # left, kicked or deleted
+
+
+@dataclass
+class Effects:
+    """What one committed write owes the realtime layer, in the order it must be delivered."""
+
+    events: list[CommittedEvent] = field(default_factory=list)
+    notifications: list[NotificationPush] = field(default_factory=list)
+    removals: list[RoomRemoval] = field(default_factory=list)
+    revoked_sessions: list[tuple[str, str]] = field(default_factory=list)  # (session id, reason)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.notifications or self.removals or self.revoked_sessions)
+
+
+EffectsSink = Callable[[Effects], Awaitable[None]]
+
+
+async def _drop_effects(effects: Effects) -> None:
+    log.debug("no realtime sink installed; dropping %d events", len(effects.events))
+
+
+_sink: EffectsSink = _drop_effects
+_current = threading.local()
+
+
+def install_effects_sink(sink: EffectsSink | None) -> None:
+    """Called by the node at start: committed effects go to `sink` (None restores the no-op)."""
+    global _sink
+    _sink = sink or _drop_effects
+
+
+async def hand_off(effects: Effects) -> None:
+    """Give committed effects to the realtime layer; a failed push never fails the write."""
+    if not effects:
+        return
+    try:
+        await _sink(effects)
+    except Exception:
+        log.exception("delivering %d committed events failed; clients recover with since",
+                      len(effects.events))
+
+
+def current_effects() -> Effects:
+    effects = getattr(_current, "effects", None)
+    if effects is None:
+        raise RuntimeError("durable events can only be appended inside a @db_write function")
+    return effects
+
+
+def db_write(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    """One transaction around `fn`; its events and notifications are handed off after commit."""
+
+    def in_transaction(*args: P.args, **kwargs: P.kwargs) -> tuple[T, Effects]:
+        effects = Effects()
+        _current.effects = effects
+        try:
+            with database.atomic():
+                result = fn(*args, **kwargs)
+        finally:
+            _current.effects = None
+        return result, effects
+
+    run = db_task(in_transaction)
+
+    @functools.wraps(fn)
+    async def write_and_hand_off(*args: P.args, **kwargs: P.kwargs) -> T:
+        result, effects = await run(*args, **kwargs)
+        await hand_off(effects)
+        return result
+
+    return write_and_hand_off
+
+
+def lock_study(study_id: str) -> Study | None:
+    """Read the study row under its lock (COUP.md §1 item 16); None when it does not exist.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite: its one writer thread already serialises writes.
+    """
+    query = Study.select().where(Study.id == study_id)
+    if is_postgres():
+        query = query.for_update()
+    return query.first()
+
+
+def append_event(study_id: str, event_type: str, body: dict[str, Any]) -> CommittedEvent:
+    """Append one durable event; `body` is the payload without study_id and seq."""
+    return append_events(study_id, [(event_type, body)])[0]
+
+
+def append_events(study_id: str, items: list[tuple[str, dict[str, Any]]]) -> list[CommittedEvent]:
+    """Append k events in one step: last_seq + k, then k rows with consecutive seqs."""
+    if not items:
+        return []
+    effects = current_effects()
+    last_seq = (
+        # updated_at is kept: it tracks the study's settings, not its traffic.
+        Study.update(last_seq=Study.last_seq + len(items), updated_at=Study.updated_at)
+        .where(Study.id == study_id)
+        .returning(Study.last_seq)
+        .execute()
+    )
+    rows = list(last_seq)
+    if not rows:
+        raise LookupError(f"study {study_id} does not exist")
+    first = rows[0].last_seq - len(items) + 1
+    now = utcnow()
+    committed = []
+    for offset, (event_type, body) in enumerate(items):
+        seq = first + offset
+        payload = {"study_id": study_id, "seq": seq, **body}
+        committed.append(CommittedEvent(study_id, seq, event_type, payload))
+    StudyEvent.insert_many([
+        {"study": e.study_id, "seq": e.seq, "type": e.type, "payload": e.payload,
+         "created_at": now}
+        for e in committed
+    ]).execute()
+    effects.events.extend(committed)
+    return committed
+
+
+def remove_from_room(study_id: str, user_id: str | None, reason: str) -> None:
+    """After commit, the user's sessions (or everyone's) get `study:removed` and leave."""
+    current_effects().removals.append(RoomRemoval(study_id, user_id, reason))
+
+
+def announce_revoked_sessions(session_ids: list[str], reason: str) -> None:
+    current_effects().revoked_sessions.extend((sid, reason) for sid in session_ids)
+
+
+@db_task
+def events_after(study_id: str, since: int, limit: int) -> list[CommittedEvent]:
+    """Durable events with seq > since, in order, at most `limit` (for recovery)."""
+    rows = (
+        StudyEvent.select(StudyEvent.seq, StudyEvent.type, StudyEvent.payload)
+        .where((StudyEvent.study == study_id) & (StudyEvent.seq > since))
+        .order_by(StudyEvent.seq.asc())
+        .limit(limit)
+    )
+    return [CommittedEvent(study_id, r.seq, r.type, r.payload) for r in rows]

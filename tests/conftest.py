@@ -1,0 +1,221 @@
+"""Test fixtures: a real CoUp node on a real socket, once per backend.
+
+Every test that uses `server` (or `client`, `api`) runs twice: on SQLite with the in-process bus
+and on PostgreSQL. PostgreSQL is skipped when it is unreachable, except under CI=true, where a
+missing service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from coup.config import load_settings
+from coup.node import Node
+
+PG_ADMIN_DSN = os.environ.get("COUP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+APP_ORIGIN = "http://app.test"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require_or_skip(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true requires it)")
+    pytest.skip(reason)
+
+
+@dataclass
+class PgDatabase:
+    name: str
+    url: str
+
+
+def create_pg_database() -> PgDatabase:
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        require_or_skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN}: {exc}")
+    name = f"coup_test_{secrets.token_hex(6)}"
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    return PgDatabase(name, f"{base}/{name}")
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=3)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def server_environment(database_url: str, upload_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "COUP_TESTING": "1",
+        "COUP_BCRYPT_ROUNDS": "4",
+        "COUP_DATABASE_URL": database_url,
+        "COUP_UPLOAD_DIR": str(upload_dir),
+        "COUP_HOST": "127.0.0.1",
+        "COUP_PORT": "0",
+        "COUP_NODE_ID": "test-node",
+        "COUP_COOKIE_SECRET": secrets.token_urlsafe(32),
+        "COUP_ALLOWED_ORIGINS": APP_ORIGIN,
+        "COUP_DB_POOL_SIZE": "4",
+        # Every test client comes from 127.0.0.1; the per-IP limits get their own tests.
+        "COUP_SIGNUP_RATE": "100000/3600s",
+        "COUP_LOGIN_IP_RATE": "100000/900s",
+        "COUP_INVITE_LOOKUP_RATE": "100000/600s",
+    }
+    env.update(extra)
+    return env
+
+
+class LiveServer:
+    """A Node serving on 127.0.0.1 from its own event loop in a background thread."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.settings = load_settings(env)
+        self.node = Node(self.settings)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="coup-test-server",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self.call(self.node.start())
+        self.base_url = f"http://127.0.0.1:{self.node.bound_port}"
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        """Run a coroutine on the server's loop (e.g. a store function) and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        try:
+            self.call(self.node.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self.loop.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp(f"coup-{backend}")
+    pg = None
+    if backend == "postgres":
+        pg = create_pg_database()
+        url = pg.url
+    else:
+        url = f"sqlite:///{root / 'coup.db'}"
+    live = LiveServer(server_environment(url, root / "uploads"))
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+        if pg is not None:
+            drop_pg_database(pg.name)
+
+
+def native_client(base_url: str, **kwargs: Any) -> httpx.Client:
+    """A client like a mobile app's: it never stores cookies, so it is never asked for XSRF."""
+    http = httpx.Client(base_url=base_url, timeout=30, **kwargs)
+    http.event_hooks["response"].append(lambda response: http.cookies.clear())
+    return http
+
+
+@pytest.fixture()
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with native_client(server.base_url) as http:
+        yield http
+
+
+@pytest.fixture()
+def api(server: LiveServer) -> Iterator[Api]:
+    with Api(server) as helper:
+        yield helper
+
+
+class Api:
+    """Short helpers over the REST API for tests: sign-up, bearer clients, cookie clients."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self._clients: list[httpx.Client] = []
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for http in self._clients:
+            http.close()
+
+    def anonymous(self, **kwargs: Any) -> httpx.Client:
+        """A native (cookie-less) client; pass cookies= to send fixed cookies."""
+        http = native_client(self.server.base_url, **kwargs)
+        self._clients.append(http)
+        return http
+
+    def cookie_client(self, **kwargs: Any) -> httpx.Client:
+        http = httpx.Client(base_url=self.server.base_url, timeout=30, **kwargs)
+        self._clients.append(http)
+        return http
+
+    def signup(self, name: str = "테스트유저", password: str = "Secret-pass-123",
+               email: str | None = None) -> User:
+        email = email or f"user-{secrets.token_hex(6)}@example.com"
+        response = self.anonymous().post("/api/auth/signup", json={
+            "email": email, "password": password, "name": name})
+        assert response.status_code == 201, response.text
+        data = response.json()["data"]
+        http = self.anonymous(headers={"Authorization": f"Bearer {data['token']}"})
+        return User(id=data["user"]["id"], email=email, password=password, name=name,
+                    token=data["token"], http=http)
+
+    def browser(self) -> httpx.Client:
+        """A cookie client that sends an Origin, holding the XSRF cookie and header."""
+        http = self.cookie_client(headers={"Origin": APP_ORIGIN})
+        token = http.get("/api/auth/csrf").json()["data"]["xsrf_token"]
+        http.headers["X-XSRFToken"] = token
+        return http
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password: str
+    name: str
+    token: str
+    http: httpx.Client
+
+
+def error_code(response: httpx.Response) -> str:
+    body = response.json()
+    assert body["success"] is False, body
+    return body["error"]["code"]
