@@ -12,7 +12,7 @@ from typing import Any
 
 from coup.config import ConfigError, load_settings
 from coup.errors import ApiError
-from coup.validation import FieldInvalid, Text, parse_instant
+from coup.validation import Email, FieldInvalid, parse_instant
 
 log = logging.getLogger("coup")
 
@@ -202,7 +202,11 @@ def _user_revoke_sessions(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _clean_email(raw: str) -> str:
-    return Text(max_len=255, lower=True).check(raw)
+    try:
+        return Email().check(raw)
+    except FieldInvalid as exc:
+        print(f"coup: --email {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _read_password() -> str:

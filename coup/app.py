@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING
 
 import tornado.web
 
-from coup.handlers import auth, health, media, users
+from coup.handlers import (
+    auth,
+    health,
+    invites,
+    media,
+    membership,
+    notifications,
+    reports,
+    studies,
+    users,
+    websocket,
+)
 from coup.handlers.base import NotFoundHandler
 
 if TYPE_CHECKING:
@@ -16,6 +27,7 @@ if TYPE_CHECKING:
 ID = r"([A-Za-z0-9_-]{1,32})"
 
 ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
+    (r"/ws", websocket.WebSocketHandler),
     (r"/health", health.HealthHandler),
     (r"/ready", health.ReadyHandler),
     (r"/metrics", health.MetricsHandler),
@@ -34,6 +46,30 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/api/users/me/stats", users.MyStatsHandler),
     (r"/api/users/me/avatar", users.AvatarHandler),
     (rf"/api/users/{ID}", users.UserProfileHandler),
+    (r"/api/studies/categories", studies.CategoriesHandler),
+    (r"/api/studies", studies.StudiesHandler),
+    (r"/api/studies/join/([A-Za-z0-9]{1,16})", invites.InvitePreviewHandler),
+    (rf"/api/studies/{ID}", studies.StudyHandler),
+    (rf"/api/studies/{ID}/invite", invites.InviteHandler),
+    (rf"/api/studies/{ID}/invite/regenerate", invites.InviteRegenerateHandler),
+    (rf"/api/studies/{ID}/join", membership.JoinHandler),
+    (rf"/api/studies/{ID}/leave", membership.LeaveHandler),
+    (rf"/api/studies/{ID}/join-requests", membership.JoinRequestsHandler),
+    (rf"/api/studies/{ID}/join-requests/{ID}/approve", membership.ApproveHandler),
+    (rf"/api/studies/{ID}/join-requests/{ID}/reject", membership.RejectHandler),
+    (rf"/api/studies/{ID}/members", membership.MembersHandler),
+    (rf"/api/studies/{ID}/members/{ID}", membership.MemberHandler),
+    (rf"/api/studies/{ID}/members/{ID}/role", membership.MemberRoleHandler),
+    (rf"/api/studies/{ID}/transfer-ownership", membership.TransferOwnershipHandler),
+    (r"/api/my-studies", membership.MyStudiesHandler),
+    (r"/api/notifications", notifications.NotificationsHandler),
+    (r"/api/notifications/count", notifications.NotificationCountHandler),
+    (r"/api/notifications/mark-all-read", notifications.MarkAllReadHandler),
+    (r"/api/notifications/bulk", notifications.BulkDeleteHandler),
+    (rf"/api/notifications/{ID}", notifications.NotificationHandler),
+    (rf"/api/notifications/{ID}/read", notifications.NotificationReadHandler),
+    (r"/api/reports", reports.ReportsHandler),
+    (r"/api/reports/mine", reports.MyReportsHandler),
     (r"/media/avatars/([A-Za-z0-9_-]{1,32}_[0-9]{1,16}\.(?:jpg|jpeg|png|gif|webp))",
      media.AvatarFileHandler),
 ]
@@ -54,6 +90,8 @@ def make_app(node: Node) -> tornado.web.Application:
         log_function=_log_request,
         compress_response=False,
         websocket_max_message_size=node.settings.ws_max_frame_bytes,
+        websocket_ping_interval=node.settings.ws_heartbeat_ms / 1000,
+        websocket_ping_timeout=2 * node.settings.ws_heartbeat_ms / 1000,
     )
 
 

@@ -83,6 +83,9 @@ class Settings:
     ws_auth_timeout_seconds: float = 10.0
     ws_outbound_max_bytes: int = 1024 * 1024
     ws_outbound_max_frames: int = 1000
+    # After SIGTERM, /ready answers 503 for this long before sockets are closed, so the load
+    # balancer stops sending new connections first.
+    drain_delay_seconds: float = 2.0
     # Extra keyword settings that have no variable of their own (tests, benchmarks).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -171,6 +174,9 @@ def load_settings(
         ws_max_rooms_per_session=env.integer("COUP_WS_MAX_ROOMS", 128, 1, 10_000),
         ws_max_sessions_per_user=env.integer("COUP_WS_MAX_SESSIONS_PER_USER", 20, 1, 1000),
         ws_heartbeat_ms=env.integer("COUP_WS_HEARTBEAT_MS", 25_000, 100, 600_000),
+        ws_outbound_max_bytes=env.integer("COUP_WS_OUTBOUND_MAX_BYTES", 1 << 20, 4096, 1 << 28),
+        ws_outbound_max_frames=env.integer("COUP_WS_OUTBOUND_MAX_FRAMES", 1000, 10, 1_000_000),
+        drain_delay_seconds=float(env.integer("COUP_DRAIN_DELAY_MS", 2000, 0, 30_000)) / 1000,
     )
     return settings
 

@@ -30,3 +30,43 @@ DB_PENDING_CALLS = Gauge(
 )
 LOGIN_FAILURES = Counter("coup_login_failures_total", "Failed password logins.")
 SESSIONS_CREATED = Counter("coup_sessions_created_total", "Login sessions created.")
+
+# --- realtime -------------------------------------------------------------------------------
+MAILBOX_OVERFLOWS = Counter(
+    "coup_mailbox_overflows_total", "Messages refused because an actor mailbox was full.",
+    ["kind"],
+)
+MAILBOX_DEPTH = Gauge(
+    "coup_mailbox_depth_max", "Deepest mailbox of each actor kind at the last scrape.", ["kind"]
+)
+WS_CONNECTIONS = Gauge("coup_ws_connections", "Open WebSocket connections on this node.")
+WS_FRAMES_IN = Counter("coup_ws_frames_in_total", "Client frames received, by event.", ["event"])
+WS_FRAMES_OUT = Counter(
+    "coup_ws_frames_out_total", "Frames queued to clients, by event.", ["event"]
+)
+WS_FANOUT_DELIVERIES = Counter(
+    "coup_ws_fanout_deliveries_total", "Room event frames written to sockets."
+)
+WS_OUTBOUND_DROPS = Counter(
+    "coup_ws_outbound_drops_total", "Frames shed from slow consumers, by event.", ["event"]
+)
+WS_CLOSES = Counter("coup_ws_closes_total", "Server-initiated closes, by close code.", ["code"])
+ACTIVE_ROOMS = Gauge("coup_active_rooms", "Room actors active on this node.")
+CHAT_BATCH_SIZE = Histogram(
+    "coup_chat_batch_size", "Messages written per group commit.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+EVENT_PUBLISH_SECONDS = Histogram(
+    "coup_event_publish_latency_seconds",
+    "From a chat message entering its room to its event being written to local sockets.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+GAP_REPAIRS = Counter("coup_gap_repairs_total", "Seq gaps filled from the database.")
+CHAT_ACK_SECONDS = Histogram(
+    "coup_chat_ack_latency_seconds",
+    "From a chat message reaching its room to its acknowledgement (after commit).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+PRESENCE_CHANGES = Counter(
+    "coup_presence_changes_total", "user:online / user:offline pushes, by kind.", ["kind"]
+)

@@ -17,10 +17,12 @@ import tornado.httpserver
 from tornado.httputil import HTTPServerRequest
 
 from coup import metrics
+from coup.actors.registry import Registry
 from coup.config import Settings, resolve_cookie_secret
 from coup.errors import ApiError
 from coup.ratelimit import SlidingWindowLimiter
-from coup.store import db, sessions
+from coup.store import db, notifications, sessions
+from coup.store.events import Effects, install_effects_sink
 from coup.store.migrate import apply_migrations
 from coup.store.sessions import AuthState
 from coup.store.system_settings import SettingsCache, seed_settings
@@ -32,6 +34,8 @@ SESSION_COOKIE = "coup_session"
 # Largest request body the HTTP server accepts at all; handlers set tighter limits per route.
 SERVER_MAX_BODY_BYTES = 256 * 1024 * 1024
 # Paths that keep working in maintenance mode (COUP.md §11 maintenance_mode).
+# PROTOCOL §10: a node drains within this bound after SIGTERM.
+DRAIN_TIMEOUT_SECONDS = 30.0
 MAINTENANCE_EXEMPT_PREFIXES = ("/api/auth/", "/api/config", "/health", "/ready", "/metrics")
 
 RevocationListener = Callable[[list[str], str], Awaitable[None]]
@@ -61,7 +65,9 @@ class Node:
                                                      rates.login_ip_rate.window_seconds)
         self.password_change_limiter = SlidingWindowLimiter(5, 15 * 60)
         self._revocation_listeners: list[RevocationListener] = []
+        self._effects_listeners: list[Callable[[Effects], Awaitable[None]]] = []
         self._http_server: tornado.httpserver.HTTPServer | None = None
+        self.registry: Registry | None = None
         self._runner: db.DatabaseRunner | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -74,6 +80,12 @@ class Node:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         await seed_settings()
+        notifications.configure_language(self.settings.language)
+        install_effects_sink(self.deliver_effects)
+        self.registry = Registry(self.settings)
+        self.registry.start()
+        self.on_effects(self.registry.deliver_effects)
+        self.on_sessions_revoked(self._close_revoked_sockets)
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.upload_dir / "avatars").mkdir(parents=True, exist_ok=True)
         if listen:
@@ -94,10 +106,20 @@ class Node:
         return sockets[0].getsockname()[1] if sockets else self.settings.port
 
     async def stop(self) -> None:
+        """Drain (PROTOCOL §10): refuse new work, flush what is owed, close sockets with 1001."""
         self.draining = True
         if self._http_server is not None:
-            self._http_server.stop()
-            await self._http_server.close_all_connections()
+            self._http_server.stop()  # no new connections; /ready already answers 503
+            if self.settings.drain_delay_seconds:
+                await asyncio.sleep(self.settings.drain_delay_seconds)
+        if self.registry is not None:
+            await self.registry.drain(DRAIN_TIMEOUT_SECONDS)
+        install_effects_sink(None)
+        if self._http_server is not None:
+            try:
+                await asyncio.wait_for(self._http_server.close_all_connections(), 5)
+            except TimeoutError:
+                log.warning("some HTTP connections did not close within 5 s")
             self._http_server = None
         if self._runner is not None:
             await asyncio.get_running_loop().run_in_executor(None, db.close_database)
@@ -126,6 +148,13 @@ class Node:
             from_cookie = token is not None
         if not token:
             return AuthOutcome(None, reason="NO_SESSION")
+        return await self.resolve_token(token, from_cookie=from_cookie)
+
+    async def authenticate_token(self, token: str) -> AuthState | None:
+        """A token from a WebSocket `auth` frame: the live session, or None."""
+        return (await self.resolve_token(token, from_cookie=False)).state
+
+    async def resolve_token(self, token: str, *, from_cookie: bool) -> AuthOutcome:
         found = await sessions.lookup_token(token)
         user = found.user
         if found.problem == "NO_SESSION" or found.session is None or user is None:
@@ -177,6 +206,29 @@ class Node:
                 await listener(session_ids, reason)
             except Exception:
                 log.exception("revocation listener failed for %d sessions", len(session_ids))
+
+    async def deliver_effects(self, effects: Effects) -> None:
+        """After a write commits: revocations now; events, removals and notification pushes
+        go to the realtime layer once it is connected (see docs/architecture.md)."""
+        by_reason: dict[str, list[str]] = {}
+        for session_id, reason in effects.revoked_sessions:
+            by_reason.setdefault(reason, []).append(session_id)
+        for reason, session_ids in by_reason.items():
+            await self.sessions_revoked(session_ids, reason)
+        for listener in self._effects_listeners:
+            await listener(effects)
+
+    def on_effects(self, listener: Callable[[Effects], Awaitable[None]]) -> None:
+        self._effects_listeners.append(listener)
+
+    async def unread_count_changed(self, user_id: str, unread: int) -> None:
+        """REST read-state changes push notification:unread-count to every socket (§7.14)."""
+        if self.registry is not None:
+            self.registry.push_unread_count(user_id, unread)
+
+    async def _close_revoked_sockets(self, session_ids: list[str], reason: str) -> None:
+        if self.registry is not None:
+            self.registry.close_login_sessions(session_ids, reason)
 
     def db_pending_calls(self) -> int:
         pending = self._runner.pending if self._runner is not None else 0

@@ -81,6 +81,7 @@ def server_environment(database_url: str, upload_dir: Path, **extra: str) -> dic
         "COUP_COOKIE_SECRET": secrets.token_urlsafe(32),
         "COUP_ALLOWED_ORIGINS": APP_ORIGIN,
         "COUP_DB_POOL_SIZE": "4",
+        "COUP_DRAIN_DELAY_MS": "0",
         # Every test client comes from 127.0.0.1; the per-IP limits get their own tests.
         "COUP_SIGNUP_RATE": "100000/3600s",
         "COUP_LOGIN_IP_RATE": "100000/900s",
@@ -196,6 +197,18 @@ class Api:
         http = self.anonymous(headers={"Authorization": f"Bearer {data['token']}"})
         return User(id=data["user"]["id"], email=email, password=password, name=name,
                     token=data["token"], http=http)
+
+    def create_study(self, owner: User, **fields: Any) -> dict[str, Any]:
+        """Create a study as `owner` through POST /api/studies; returns the Study object."""
+        body = {"name": f"스터디 {secrets.token_hex(3)}", "emoji": "📚",
+                "description": "함께 공부하는 테스트 스터디입니다.", "category": "개발"}
+        body.update(fields)
+        response = owner.http.post("/api/studies", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["data"]
+
+    def join(self, user: User, study_id: str, **fields: Any) -> httpx.Response:
+        return user.http.post(f"/api/studies/{study_id}/join", json=fields)
 
     def browser(self) -> httpx.Client:
         """A cookie client that sends an Origin, holding the XSRF cookie and header."""

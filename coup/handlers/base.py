@@ -53,6 +53,9 @@ class ApiHandler(tornado.web.RequestHandler):
         self._body_size = 0
         self._body_too_large = False
         self._started = time.perf_counter()
+        # Until prepare() returns, Tornado has not read the body; an error answered in that
+        # window makes Tornado drop the connection, so the response must say so.
+        self._body_pending = True
 
     # --- request body -------------------------------------------------------------------------
 
@@ -72,6 +75,7 @@ class ApiHandler(tornado.web.RequestHandler):
         if self.auth is not None and self.auth.refreshed_token is not None:
             self._set_session_cookie(self.auth.refreshed_token, self.auth.session.expires_at)
         await self.node.check_maintenance(self.request.path, self.auth)
+        self._body_pending = False
 
     def data_received(self, chunk: bytes) -> None:
         if self._body_too_large:
@@ -192,6 +196,8 @@ class ApiHandler(tornado.web.RequestHandler):
             self.set_header("Retry-After", str(seconds))
         if error.code == "INTERNAL":
             self.set_header("X-Request-Id", self.request_id)
+        if self._body_pending:
+            self.set_header("Connection", "close")
         self.set_header("Content-Type", "application/json; charset=utf-8")
         body = {"success": False, "error": error.to_json(self.node.settings.language)}
         self.finish(jsonutil.dumps(body))

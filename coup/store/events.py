@@ -150,30 +150,43 @@ def append_events(study_id: str, items: list[tuple[str, dict[str, Any]]]) -> lis
     """Append k events in one step: last_seq + k, then k rows with consecutive seqs."""
     if not items:
         return []
-    effects = current_effects()
-    last_seq = (
+    return record_events(study_id, reserve_seqs(study_id, len(items)), items)
+
+
+def reserve_seqs(study_id: str, count: int) -> int:
+    """Advance last_seq by `count` under the row lock; returns the first of the new seqs.
+
+    Callers that must put the seq into their own rows (a chat message carries its event's seq)
+    reserve first and then `record_events` with the same first seq, in the same transaction.
+    """
+    current_effects()
+    updated = list(
         # updated_at is kept: it tracks the study's settings, not its traffic.
-        Study.update(last_seq=Study.last_seq + len(items), updated_at=Study.updated_at)
+        Study.update(last_seq=Study.last_seq + count, updated_at=Study.updated_at)
         .where(Study.id == study_id)
         .returning(Study.last_seq)
         .execute()
     )
-    rows = list(last_seq)
-    if not rows:
+    if not updated:
         raise LookupError(f"study {study_id} does not exist")
-    first = rows[0].last_seq - len(items) + 1
+    return updated[0].last_seq - count + 1
+
+
+def record_events(study_id: str, first_seq: int,
+                  items: list[tuple[str, dict[str, Any]]]) -> list[CommittedEvent]:
+    """Insert the event rows for seqs reserved by `reserve_seqs` and queue them for delivery."""
     now = utcnow()
-    committed = []
-    for offset, (event_type, body) in enumerate(items):
-        seq = first + offset
-        payload = {"study_id": study_id, "seq": seq, **body}
-        committed.append(CommittedEvent(study_id, seq, event_type, payload))
+    committed = [
+        CommittedEvent(study_id, first_seq + offset, event_type,
+                       {"study_id": study_id, "seq": first_seq + offset, **body})
+        for offset, (event_type, body) in enumerate(items)
+    ]
     StudyEvent.insert_many([
         {"study": e.study_id, "seq": e.seq, "type": e.type, "payload": e.payload,
          "created_at": now}
         for e in committed
     ]).execute()
-    effects.events.extend(committed)
+    current_effects().events.extend(committed)
     return committed
 
 

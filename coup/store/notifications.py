@@ -8,6 +8,7 @@ them; each created (or coalesced) row is recorded in the transaction's Effects a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from coup.jsonutil import iso
@@ -107,32 +108,52 @@ def chat_preview(content: str, file_name: str | None) -> str:
     return content[:CHAT_PREVIEW_CHARS]
 
 
-def notify_chat(recipients: Iterable[str], study: Study, *, sender_id: str, sender_name: str,
-                preview: str, message_id: str, seq: int) -> None:
-    """Create or coalesce each recipient's unread CHAT notification for the study (§8.2)."""
+@dataclass(frozen=True, slots=True)
+class ChatItem:
+    """One committed message, as the CHAT notification needs it."""
+
+    message_id: str
+    seq: int
+    sender_id: str
+    sender_name: str
+    preview: str
+
+
+def notify_chat(recipients: Iterable[str], study: Study, items: list[ChatItem]) -> None:
+    """Create or coalesce each recipient's unread CHAT notification for the study (§8.2).
+
+    One group commit may carry several messages: each recipient's row absorbs all of those not
+    sent by the recipient, so the batch costs one read and one write per recipient.
+    """
+    recipients = list(dict.fromkeys(recipients))
+    if not recipients or not items:
+        return
     now = utcnow()
-    for user_id in dict.fromkeys(recipients):
-        if user_id == sender_id:
+    unread = {row.user_id: row for row in Notification.select().where(
+        Notification.user.in_(recipients) & (Notification.type == "CHAT")
+        & (Notification.study_id == study.id) & ~Notification.is_read)}
+    for user_id in recipients:
+        theirs = [item for item in items if item.sender_id != user_id]
+        if not theirs:
             continue
-        row = (Notification.select()
-               .where((Notification.user == user_id) & (Notification.type == "CHAT")
-                      & (Notification.study_id == study.id) & ~Notification.is_read)
-               .first())
+        last = theirs[-1]
+        row = unread.get(user_id)
+        count = len(theirs) + (int((row.data or {}).get("count", 1)) if row else 0)
+        data = {"count": count, "last_message_id": last.message_id, "last_seq": last.seq,
+                "sender_id": last.sender_id}
+        if count == 1:
+            message = render("chat_one", sender=last.sender_name, preview=last.preview)
+        else:
+            message = render("chat_many", study=study.name, count=count)
         if row is None:
-            data = {"count": 1, "last_message_id": message_id, "last_seq": seq,
-                    "sender_id": sender_id}
-            message = render("chat_one", sender=sender_name, preview=preview)
             row = Notification.create(
                 id=new_id(), user=user_id, type="CHAT", message=message, study_id=study.id,
                 study_name=study.name, study_emoji=study.emoji, data=data, is_read=False,
                 created_at=now, updated_at=now)
         else:
-            count = int((row.data or {}).get("count", 1)) + 1
-            row.data = {"count": count, "last_message_id": message_id, "last_seq": seq,
-                        "sender_id": sender_id}
-            row.message = render("chat_many", study=study.name, count=count)
-            row.created_at = now
-            row.save()
+            Notification.update(data=data, message=message, created_at=now).where(
+                Notification.id == row.id).execute()
+            row.data, row.message, row.created_at = data, message, now
         current_effects().notifications.append(NotificationPush(user_id,
                                                                 notification_view(row)))
 

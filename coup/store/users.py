@@ -46,6 +46,8 @@ RECENT_STUDIES_LIMIT = 6
 ATTENDANCE_WINDOW_DAYS = 30
 # Studies that still need their owner: deleting the account is refused while any exists.
 OWNED_STUDY_BLOCKING_STATUSES = ("ACTIVE", "CLOSED")
+# What views.user_profile reads; public views never load hashes or emails.
+PROFILE_COLUMNS = (User.id, User.name, User.avatar, User.bio, User.status, User.created_at)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def _lock_user(user_id: str) -> User:
 @db_task
 def search_users(q: str | None, page: PageRequest) -> Page[dict[str, Any]]:
     """ACTIVE users whose name contains `q` or whose email is `q`, newest first."""
-    query = (User.select(User, _active_membership_count(User.id).alias("study_count"))
+    query = (User.select(*PROFILE_COLUMNS, _active_membership_count(User.id).alias("study_count"))
              .where(User.status == "ACTIVE")
              .order_by(User.created_at.desc(), User.id.desc()))
     if q:
@@ -117,7 +119,7 @@ def search_users(q: str | None, page: PageRequest) -> Page[dict[str, Any]]:
 def load_public_profile(user_id: str) -> dict[str, Any]:
     """An ACTIVE user's public profile with stats and recent studies; NOT_FOUND otherwise."""
     user = (User.select(
-        User,
+        *PROFILE_COLUMNS,
         _active_membership_count(User.id).alias("study_count"),
         _count(Task, Task.user == User.id).alias("task_count"),
         _count(Message, Message.user == User.id, Message.deleted_at.is_null())
@@ -349,7 +351,8 @@ def _attendance_rate(user_id: str, memberships: list[StudyMember], today: date,
         if row.date >= starts[row.study_id]:
             checked[row.study_id] += 1
     rates = [min(1.0, checked[sid] / ((today - start).days + 1)) for sid, start in starts.items()]
-    return round(100 * sum(rates) / len(rates))
+    # Half up, not Python's half-to-even: 62.5 % shows as 63.
+    return int(100 * sum(rates) / len(rates) + 0.5)
 
 
 def _best_current_streak(user_id: str, study_ids: Iterable[str], today: date) -> int:

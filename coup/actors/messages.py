@@ -1,0 +1,116 @@
+"""Messages between actors: commands in the imperative, events in the past tense.
+
+Messages are small immutable values. A `reply` callable, where present, is called exactly once
+by the receiving actor, synchronously, so the caller's reply frame is written in order with the
+frames the same actor writes next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from coup.actors.session import SessionActor
+    from coup.store.chat import MessageDraft, WriteOutcome
+    from coup.store.events import CommittedEvent
+
+Reply = Callable[[Any, BaseException | None], None]
+
+
+# --- to a RoomActor -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    """Add a session to the room; the reply carries seq, online users, call and missed events."""
+
+    session: SessionActor
+    since: int | None
+    ref: int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    """Remove a session from the room (study:leave or a closed socket)."""
+
+    session: SessionActor
+
+
+@dataclass(frozen=True, slots=True)
+class PostMessage:
+    """Write a chat message (WebSocket or REST); `reply(outcome, error)` after commit."""
+
+    draft: MessageDraft
+    reply: Callable[[WriteOutcome | None, BaseException | None], None]
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCommitted:
+    """The room's group commit finished: answer the senders (sent by the room to itself)."""
+
+    posts: list[PostMessage]
+    outcomes: list[WriteOutcome] | None
+    error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventsCommitted:
+    """Durable events of this study committed somewhere; deliver them in seq order."""
+
+    events: list[CommittedEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveFromRoom:
+    """Take a user's sessions (or everyone's, when user_id is None) out of the room and call."""
+
+    user_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTyping:
+    session: SessionActor
+    is_typing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A non-durable push to every session in the room, optionally except one user."""
+
+    event: str
+    data: dict[str, Any]
+    except_session: SessionActor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepairGap:
+    """Timer: the room waited long enough for a missing seq; fetch it from the database."""
+
+    expected_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserWentOffline:
+    """Timer: the reconnect grace of a user who left the room has passed."""
+
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallCommand:
+    """A video signalling frame for the room's call (PROTOCOL §8)."""
+
+    session: SessionActor
+    event: str
+    data: dict[str, Any]
+    ref: int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    user_id: str
+    status: str

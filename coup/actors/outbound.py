@@ -1,0 +1,112 @@
+"""The bounded outbound queue of one WebSocket connection (PROTOCOL §9).
+
+Frames go straight to the socket's stream while its buffer is small (the common case: one
+`stream.write` of bytes encoded once for the whole room). When the client reads slowly and
+the stream buffer passes WATERMARK_BYTES, frames wait here instead, and drain as the stream
+flushes. Droppable frames (typing) are shed once the queue is half full; a full queue (bytes
+or frames) closes the connection with 1013, so one slow client costs the room nothing.
+
+Keeping the backlog here rather than in Tornado's stream buffer is what lets the 1013 close
+frame go out promptly: the queue is discarded, and only the small stream buffer is ahead of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from tornado.iostream import IOStream, StreamClosedError
+
+from coup import metrics
+
+log = logging.getLogger(__name__)
+
+# Bytes allowed in the stream's own buffer before frames queue here instead. Big enough that
+# a healthy client never queues, small enough that a close frame is not stuck behind much.
+WATERMARK_BYTES = 64 * 1024
+
+
+class Outbound:
+    __slots__ = ("_drain_armed", "_on_overflow", "_queue", "_queued_bytes", "_stream",
+                 "closed", "max_bytes", "max_frames")
+
+    def __init__(self, stream: IOStream, max_bytes: int, max_frames: int,
+                 on_overflow: Callable[[], None]) -> None:
+        self._stream = stream
+        self.max_bytes = max_bytes
+        self.max_frames = max_frames
+        self._on_overflow = on_overflow
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._drain_armed = False
+        self.closed = False
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self._queue)
+
+    def push(self, frame: bytes, droppable: bool = False) -> bool:
+        """Queue one frame; False when it was dropped or the connection is gone."""
+        if self.closed:
+            return False
+        stream = self._stream
+        if not self._queue and len(stream._write_buffer) <= WATERMARK_BYTES:
+            try:
+                future = stream.write(frame)
+            except StreamClosedError:
+                self.closed = True
+                return False
+            if len(stream._write_buffer) > WATERMARK_BYTES:
+                self._arm_drain(future)
+            return True
+        if droppable and (self._queued_bytes * 2 > self.max_bytes
+                          or len(self._queue) * 2 > self.max_frames):
+            metrics.WS_OUTBOUND_DROPS.labels("droppable").inc()
+            return False
+        if self._queued_bytes + len(frame) > self.max_bytes or len(self._queue) >= self.max_frames:
+            metrics.WS_OUTBOUND_DROPS.labels("overflow").inc()
+            self.discard()
+            self._on_overflow()
+            return False
+        self._queue.append(frame)
+        self._queued_bytes += len(frame)
+        if not self._drain_armed:
+            try:
+                self._arm_drain(stream.write(b""))
+            except StreamClosedError:
+                self.closed = True
+        return True
+
+    def discard(self) -> None:
+        """Drop everything queued (the connection is being closed)."""
+        self._queue.clear()
+        self._queued_bytes = 0
+
+    def close(self) -> None:
+        self.closed = True
+        self.discard()
+
+    def _arm_drain(self, future: Any) -> None:
+        self._drain_armed = True
+        future.add_done_callback(self._drain)
+
+    def _drain(self, _future: Any) -> None:
+        self._drain_armed = False
+        if self.closed:
+            return
+        stream = self._stream
+        last = None
+        try:
+            while self._queue and len(stream._write_buffer) <= WATERMARK_BYTES:
+                frame = self._queue.popleft()
+                self._queued_bytes -= len(frame)
+                last = stream.write(frame)
+        except StreamClosedError:
+            self.close()
+            return
+        if self._queue and last is not None:
+            self._arm_drain(last)
+        elif self._queue:
+            self._arm_drain(stream.write(b""))

@@ -1,0 +1,370 @@
+"""RoomActor: one per active study on this node (ARCHITECTURE §2-§3, PROTOCOL §4-§8).
+
+It holds the study's local sessions, local presence, the call, and the last seq it delivered.
+Durable events reach it as EventsCommitted (from any writer on any node) and leave it in seq
+order: an event that arrives early waits for the missing ones, which are fetched from the
+database if they do not come within GAP_WAIT_SECONDS. Each event is encoded to its frame once
+and the same bytes go to every session.
+
+Chat messages are group-committed: messages that arrive while a write is in flight wait in
+`_pending` and go out together in the next transaction, so the number of transactions per
+second is bounded by the database's latency, not by the message rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+
+from coup import metrics, protocol
+from coup.actors.call import Call
+from coup.actors.messages import (
+    Broadcast,
+    CallCommand,
+    EventsCommitted,
+    JoinRoom,
+    LeaveRoom,
+    PostMessage,
+    RemoveFromRoom,
+    RepairGap,
+    SetTyping,
+    StatusChanged,
+    UserWentOffline,
+)
+from coup.actors.runtime import Actor, handles
+from coup.errors import ApiError, RateLimited
+from coup.store import chat as chat_store
+from coup.store import events as event_store
+from coup.store import realtime_queries
+from coup.store.events import CommittedEvent
+
+if TYPE_CHECKING:
+    from coup.actors.registry import Registry
+    from coup.actors.session import SessionActor
+
+log = logging.getLogger(__name__)
+
+# PROTOCOL §4: recovery returns at most this many missed events; beyond it recovered=false.
+MAX_RECOVERY_EVENTS = 1000
+# Recent event frames kept in memory for recovery without the database.
+RECENT_EVENTS_KEPT = 1000
+# How long an out-of-order event waits for the missing seqs before they are read from the db.
+GAP_WAIT_SECONDS = 0.3
+# PROTOCOL §6: a user who comes back within this time produces no offline/online pair.
+RECONNECT_GRACE_SECONDS = 10.0
+# PROTOCOL §5: at most one `is_typing: true` per user per study per this many seconds.
+TYPING_THROTTLE_SECONDS = 3.0
+# Client ids remembered per room so a quick retry is answered without touching the database.
+RECENT_CLIENT_IDS_KEPT = 2048
+
+
+class RoomActor(Actor):
+    kind = "room"
+    mailbox_size = 4096
+
+    def __init__(self, registry: Registry, study_id: str, resume_from_seq: int | None = None):
+        self.registry = registry
+        self.study_id = study_id
+        self.settings = registry.settings
+        self.sessions: dict[str, SessionActor] = {}
+        self.online: dict[str, int] = {}  # user id -> number of local sessions in the room
+        self.users: dict[str, dict[str, Any]] = {}  # user id -> UserSummary
+        self._offline_timers: dict[str, asyncio.TimerHandle] = {}
+        self._typing_since: dict[str, float] = {}
+        self.last_seq = 0
+        self._resume_from_seq = resume_from_seq
+        self._early: dict[int, CommittedEvent] = {}
+        self._gap_timer: asyncio.TimerHandle | None = None
+        self._recent: deque[tuple[int, dict[str, Any]]] = deque(maxlen=RECENT_EVENTS_KEPT)
+        self._pending: list[PostMessage] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._client_ids: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self.call = Call(study_id, self.settings)
+        self.idle_since = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"<RoomActor {self.study_id}>"
+
+    @property
+    def idle(self) -> bool:
+        return not self.sessions and not self._pending and self._flush_task is None \
+            and not self._early
+
+    async def on_start(self) -> None:
+        latest = await realtime_queries.study_last_seq(self.study_id)
+        if self._resume_from_seq is not None and self._resume_from_seq < latest:
+            # A restarted room continues from where its predecessor stopped and fetches what
+            # was committed in between, so re-attached sessions miss nothing.
+            self.last_seq = self._resume_from_seq
+            await self._fill_gap_from_database(latest)
+        else:
+            self.last_seq = latest
+
+    async def on_stop(self) -> None:
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+        for timer in self._offline_timers.values():
+            timer.cancel()
+        if self._flush_task is not None:
+            await asyncio.gather(self._flush_task, return_exceptions=True)
+
+    # --- joining and leaving ------------------------------------------------------------------
+
+    @handles(JoinRoom)
+    async def on_join(self, message: JoinRoom) -> None:
+        session = message.session
+        await realtime_queries.check_room_access(self.study_id, session.user_id)
+        missed, recovered = await self._missed_since(message.since)
+        self.sessions[session.session_id] = session
+        user_id = session.user_id
+        self.users[user_id] = session.user
+        self.online[user_id] = self.online.get(user_id, 0) + 1
+        online = self.online_users()
+        session.reply(message.ref, {
+            "study_id": self.study_id, "seq": self.last_seq, "online": online,
+            "call": self.call.view(), "missed": missed, "recovered": recovered,
+        })
+        session.push_event("study:online-users", {"study_id": self.study_id, "users": online})
+        if self.online[user_id] == 1:
+            timer = self._offline_timers.pop(user_id, None)
+            if timer is not None:
+                timer.cancel()  # back within the grace period: no offline/online pair
+            else:
+                metrics.PRESENCE_CHANGES.labels("online").inc()
+                self._broadcast("user:online", {"study_id": self.study_id, "user": session.user},
+                                except_user=user_id)
+        self.registry.presence_changed(self.study_id)
+
+    async def _missed_since(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
+        if since is None or since >= self.last_seq:
+            return [], True
+        if self.last_seq - since > MAX_RECOVERY_EVENTS:
+            return [], False
+        if self._recent and self._recent[0][0] <= since + 1:
+            return [event for seq, event in self._recent if seq > since], True
+        rows = await event_store.events_after(self.study_id, since, MAX_RECOVERY_EVENTS)
+        missed = [{"event": e.type, "data": e.payload} for e in rows if e.seq <= self.last_seq]
+        return missed, True
+
+    @handles(LeaveRoom)
+    def on_leave(self, message: LeaveRoom) -> None:
+        self._detach(message.session, grace=True)
+
+    def _detach(self, session: SessionActor, *, grace: bool) -> None:
+        if self.sessions.pop(session.session_id, None) is None:
+            return
+        self.call.leave(session)
+        user_id = session.user_id
+        remaining = self.online.get(user_id, 1) - 1
+        if remaining > 0:
+            self.online[user_id] = remaining
+            return
+        self.online.pop(user_id, None)
+        if grace:
+            loop = asyncio.get_running_loop()
+            self._offline_timers[user_id] = loop.call_later(
+                RECONNECT_GRACE_SECONDS, self.ref.tell_system, UserWentOffline(user_id))
+        else:
+            self._announce_offline(user_id)
+        if not self.sessions:
+            self.idle_since = time.monotonic()
+        self.registry.presence_changed(self.study_id)
+
+    @handles(UserWentOffline)
+    def on_user_went_offline(self, message: UserWentOffline) -> None:
+        self._offline_timers.pop(message.user_id, None)
+        if message.user_id not in self.online:
+            self._announce_offline(message.user_id)
+
+    def _announce_offline(self, user_id: str) -> None:
+        metrics.PRESENCE_CHANGES.labels("offline").inc()
+        self._broadcast("user:offline", {"study_id": self.study_id, "user_id": user_id})
+
+    def online_users(self) -> list[dict[str, Any]]:
+        return [self.users[user_id] for user_id in self.online]
+
+    @handles(RemoveFromRoom)
+    def on_remove(self, message: RemoveFromRoom) -> None:
+        """Kick, leave or deletion: the sessions get study:removed and nothing more (§9.3)."""
+        removed = [s for s in self.sessions.values()
+                   if message.user_id is None or s.user_id == message.user_id]
+        frame = protocol.encode_push("study:removed", {"study_id": self.study_id,
+                                                       "reason": message.reason})
+        for session in removed:
+            session.push(frame)
+            self._detach(session, grace=False)
+            session.ref.tell_system(_room_removed(self.study_id))
+
+    # --- durable events -----------------------------------------------------------------------
+
+    @handles(EventsCommitted)
+    def on_events(self, message: EventsCommitted) -> None:
+        for event in message.events:
+            if event.seq > self.last_seq:
+                self._early[event.seq] = event
+        self._deliver_ready()
+
+    def _deliver_ready(self) -> None:
+        while (event := self._early.pop(self.last_seq + 1, None)) is not None:
+            self._deliver(event)
+        if self._early and self._gap_timer is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(
+                GAP_WAIT_SECONDS, self.ref.tell_system, RepairGap(self.last_seq + 1))
+        elif not self._early and self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+
+    def _deliver(self, event: CommittedEvent) -> None:
+        self.last_seq = event.seq
+        self._recent.append((event.seq, {"event": event.type, "data": event.payload}))
+        frame = protocol.encode_push(event.type, event.payload)
+        for session in self.sessions.values():
+            session.push(frame)
+        metrics.WS_FANOUT_DELIVERIES.inc(len(self.sessions))
+
+    @handles(RepairGap)
+    async def on_repair_gap(self, message: RepairGap) -> None:
+        self._gap_timer = None
+        if self.last_seq + 1 != message.expected_seq or not self._early:
+            self._deliver_ready()
+            return
+        await self._fill_gap_from_database(min(self._early) - 1)
+        self._deliver_ready()
+
+    async def _fill_gap_from_database(self, upto_seq: int) -> None:
+        missing = await event_store.events_after(self.study_id, self.last_seq,
+                                                 upto_seq - self.last_seq)
+        if missing:
+            metrics.GAP_REPAIRS.inc()
+            log.info("room %s filled seqs %d-%d from the database", self.study_id,
+                     missing[0].seq, missing[-1].seq)
+        for event in missing:
+            if event.seq == self.last_seq + 1:
+                self._deliver(event)
+            elif event.seq > self.last_seq:
+                self._early[event.seq] = event
+
+    # --- chat ---------------------------------------------------------------------------------
+
+    @handles(PostMessage)
+    def on_post(self, message: PostMessage) -> None:
+        draft = message.draft
+        key = (draft.user_id, draft.client_id)
+        known = self._client_ids.get(key)
+        if known is not None:
+            message.reply(known, None)  # an idempotent retry: not counted by the rate limit
+            return
+        wait = self.registry.chat_limiter.hit(f"{draft.user_id}:{self.study_id}")
+        if wait:
+            message.reply(None, RateLimited(wait))
+            return
+        self._pending.append(message)
+        if self._flush_task is None:
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """The group-commit loop; part of this actor, it only writes to its own pending list,
+        the client-id cache and the senders' outbound queues."""
+        try:
+            while self._pending:
+                posts, self._pending = self._pending, []
+                metrics.CHAT_BATCH_SIZE.observe(len(posts))
+                online = frozenset(self.registry.online_in_study(self.study_id, self.online))
+                try:
+                    outcomes = await chat_store.write_messages(
+                        self.study_id, [p.draft for p in posts], online)
+                except Exception as exc:
+                    if not isinstance(exc, ApiError):
+                        log.exception("group commit of %d messages failed in %s", len(posts),
+                                      self.study_id)
+                    for post in posts:
+                        post.reply(None, exc)
+                    continue
+                now = time.perf_counter()
+                for post, outcome in zip(posts, outcomes, strict=True):
+                    if outcome.error is not None:
+                        post.reply(None, outcome.error)
+                        continue
+                    self._remember(post, outcome)
+                    metrics.CHAT_ACK_SECONDS.observe(now - post.received_at)
+                    post.reply(outcome, None)
+        finally:
+            self._flush_task = None
+
+    def _remember(self, post: PostMessage, outcome: Any) -> None:
+        self._client_ids[(post.draft.user_id, post.draft.client_id)] = outcome
+        while len(self._client_ids) > RECENT_CLIENT_IDS_KEPT:
+            self._client_ids.popitem(last=False)
+
+    @handles(SetTyping)
+    def on_typing(self, message: SetTyping) -> None:
+        session = message.session
+        if session.session_id not in self.sessions:
+            return
+        now = time.monotonic()
+        if message.is_typing:
+            if now - self._typing_since.get(session.user_id, -1e9) < TYPING_THROTTLE_SECONDS:
+                return
+            self._typing_since[session.user_id] = now
+        else:
+            self._typing_since.pop(session.user_id, None)
+        self._broadcast("chat:user-typing", {"study_id": self.study_id, "user": session.user,
+                                             "is_typing": message.is_typing},
+                        except_user=session.user_id, droppable=True)
+
+    @handles(Broadcast)
+    def on_broadcast(self, message: Broadcast) -> None:
+        frame = protocol.encode_push(message.event, message.data)
+        for session in self.sessions.values():
+            if session is not message.except_session:
+                session.push(frame)
+
+    @handles(StatusChanged)
+    def on_status(self, message: StatusChanged) -> None:
+        if message.user_id in self.online:
+            self._broadcast("presence:user-status-changed",
+                            {"user_id": message.user_id, "status": message.status})
+
+    def _broadcast(self, event: str, data: dict[str, Any], *, except_user: str | None = None,
+                   droppable: bool = False) -> None:
+        frame = protocol.encode_push(event, data)
+        for session in self.sessions.values():
+            if session.user_id != except_user:
+                session.push(frame, droppable)
+
+    # --- video call ---------------------------------------------------------------------------
+
+    @handles(CallCommand)
+    async def on_call(self, message: CallCommand) -> None:
+        session, event, data = message.session, message.event, message.data
+        try:
+            if session.session_id not in self.sessions:
+                raise ApiError("FORBIDDEN", message="join the study's room first")
+            if event == "video:join-room":
+                result: Any = self.call.join(session)
+            elif event == "video:leave-room":
+                self.call.leave(session)
+                result = {}
+            elif event in ("video:offer", "video:answer", "video:ice-candidate"):
+                self.call.relay(session, event, data)
+                result = {}
+            elif event == "chat:video-message":
+                await realtime_queries.check_not_restricted(session.user_id, "MESSAGE")
+                self.call.chat(session, data)
+                result = {}
+            else:
+                self.call.set_state(session, event, data)
+                result = {}
+        except ApiError as exc:
+            session.reply_error(message.ref, exc)
+            return
+        session.reply(message.ref, result)
+
+
+def _room_removed(study_id: str) -> Any:
+    from coup.actors.session import RoomRemoved
+
+    return RoomRemoved(study_id)

@@ -1,0 +1,228 @@
+"""A small actor runtime on asyncio (ARCHITECTURE §2).
+
+An actor owns its state and a bounded mailbox and runs as one asyncio task; other code talks to
+it only through its ActorRef: `tell` (fire and forget; refused when the mailbox is full),
+`send` (waits for room, which is how a producer gets backpressure) and `ask` (a reply future
+with a timeout). Messages are dispatched by type to the methods marked `@handles(Type)`.
+
+Supervision: an error while handling one message is logged (and given to the asker) and the
+actor goes on with the next. When an actor stops, every message still queued that had an asker
+fails at once with ActorStopped, so no caller waits for a reply that will never come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from coup import metrics
+
+log = logging.getLogger(__name__)
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+class ActorStopped(Exception):
+    """The actor stopped before it handled the message."""
+
+
+class MailboxFull(Exception):
+    """The actor's mailbox is at its bound; the caller should shed or report OVERLOADED."""
+
+
+@dataclass(slots=True)
+class Envelope:
+    message: Any
+    reply: asyncio.Future[Any] | None
+
+
+def handles(*message_types: type) -> Callable[[H], H]:
+    """Mark a method as the handler of the given message types."""
+
+    def mark(method: H) -> H:
+        method.__handles__ = message_types  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Actor:
+    """Base class: subclasses set `mailbox_size` and mark handlers with `@handles`."""
+
+    kind: ClassVar[str] = "actor"
+    mailbox_size: ClassVar[int] = 1000
+    _dispatch: ClassVar[dict[type, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, member in vars(klass).items():
+                for message_type in getattr(member, "__handles__", ()):
+                    table[message_type] = name
+        cls._dispatch = table
+
+    ref: ActorRef
+
+    async def on_start(self) -> None:
+        """Runs before the first message."""
+
+    async def on_stop(self) -> None:
+        """Runs after the last message, whatever the reason for stopping."""
+
+    def on_failure(self, message: Any, error: BaseException) -> None:
+        log.error("%s failed handling %s", self, type(message).__name__,
+                  exc_info=(type(error), error, error.__traceback__))
+
+    async def receive(self, message: Any) -> Any:
+        name = self._dispatch.get(type(message))
+        if name is None:
+            raise TypeError(f"{type(self).__name__} cannot handle {type(message).__name__}")
+        result = getattr(self, name)(message)
+        if isinstance(result, Awaitable):
+            result = await result
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class ActorRef:
+    """The only handle other code holds on an actor."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self._mailbox: asyncio.Queue[Envelope] = asyncio.Queue(actor.mailbox_size)
+        # Messages the actor sends itself (e.g. "this batch committed") bypass the bound: they
+        # are answers to work already admitted, and dropping them would lose that work.
+        self._internal: deque[Envelope] = deque()
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def alive(self) -> bool:
+        return not self._stopping and not self.stopped.done()
+
+    @property
+    def depth(self) -> int:
+        return self._mailbox.qsize() + len(self._internal)
+
+    def tell(self, message: Any) -> None:
+        """Queue a message; raises MailboxFull at the bound and ActorStopped after stop."""
+        self._put(Envelope(message, None))
+
+    async def send(self, message: Any) -> None:
+        """Queue a message, waiting while the mailbox is full (backpressure)."""
+        if not self.alive:
+            raise ActorStopped(repr(self.actor))
+        await self._mailbox.put(Envelope(message, None))
+        self._wakeup.set()
+
+    async def ask(self, message: Any, timeout: float = 5.0) -> Any:
+        """Queue a message and wait for the handler's result (or its exception)."""
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._put(Envelope(message, reply))
+        return await asyncio.wait_for(reply, timeout)
+
+    def tell_system(self, message: Any) -> None:
+        """System messages (the actor's own follow-ups, control from other actors): never refused
+        for being over the bound, because dropping them would lose work already admitted."""
+        if self.stopped.done():
+            return
+        self._internal.append(Envelope(message, None))
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Ask the actor to stop after the message it is handling; queued asks then fail."""
+        self._stopping = True
+        self._wakeup.set()
+
+    def _put(self, envelope: Envelope) -> None:
+        if not self.alive:
+            raise ActorStopped(repr(self.actor))
+        try:
+            self._mailbox.put_nowait(envelope)
+        except asyncio.QueueFull:
+            metrics.MAILBOX_OVERFLOWS.labels(self.actor.kind).inc()
+            raise MailboxFull(repr(self.actor)) from None
+        self._wakeup.set()
+
+    def _next(self) -> Envelope | None:
+        if self._internal:
+            return self._internal.popleft()
+        try:
+            return self._mailbox.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+    async def _run(self) -> None:
+        actor = self.actor
+        try:
+            await actor.on_start()
+            while not self._stopping:
+                envelope = self._next()
+                if envelope is None:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                await self._handle(envelope)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("%s stopped after an error in on_start", actor)
+        finally:
+            self._stopping = True
+            self._fail_pending()
+            try:
+                await actor.on_stop()
+            except Exception:
+                log.exception("%s failed in on_stop", actor)
+            if not self.stopped.done():
+                self.stopped.set_result(None)
+
+    async def _handle(self, envelope: Envelope) -> None:
+        try:
+            result = await self.actor.receive(envelope.message)
+        except asyncio.CancelledError:
+            if envelope.reply is not None and not envelope.reply.done():
+                envelope.reply.set_exception(ActorStopped(repr(self.actor)))
+            raise
+        except Exception as error:
+            if envelope.reply is not None:
+                if not envelope.reply.done():
+                    envelope.reply.set_exception(error)
+            else:
+                self.actor.on_failure(envelope.message, error)
+            return
+        if envelope.reply is not None and not envelope.reply.done():
+            envelope.reply.set_result(result)
+
+    def _fail_pending(self) -> None:
+        while (envelope := self._next()) is not None:
+            if envelope.reply is not None and not envelope.reply.done():
+                envelope.reply.set_exception(ActorStopped(repr(self.actor)))
+
+
+def start_actor(actor: Actor) -> ActorRef:
+    """Start `actor` on the running loop and return its ref."""
+    ref = ActorRef(actor)
+    actor.ref = ref
+    ref._task = asyncio.get_running_loop().create_task(ref._run(), name=repr(actor))
+    return ref
+
+
+async def stop_actor(ref: ActorRef, timeout: float = 5.0) -> None:
+    """Stop an actor and wait for on_stop; cancel it if it does not stop in time."""
+    ref.stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(ref.stopped), timeout)
+    except TimeoutError:
+        if ref._task is not None:
+            ref._task.cancel()
+        await asyncio.gather(ref.stopped, return_exceptions=True)

@@ -1,0 +1,97 @@
+"""Uploaded avatars on disk (COUP.md §7.2, §7.19): where they live, serving them, removing them.
+
+Only `{COUP_UPLOAD_DIR}/avatars/` is served, and only names the route's pattern admits; study
+files are never served statically. A name embeds its upload time, so a new avatar gets a new
+URL and the old one can be cached for a year.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+
+from coup import jsonutil, metrics
+from coup.config import Settings
+from coup.errors import ApiError
+
+if TYPE_CHECKING:
+    from coup.node import Node
+
+log = logging.getLogger(__name__)
+
+AVATAR_URL_PREFIX = "/media/avatars/"
+# The same shape as the /media/avatars route: `{user_id}_{epoch_ms}.{ext}`.
+AVATAR_FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}_[0-9]{1,16}\.(?:jpg|jpeg|png|gif|webp)")
+# One year: a file's name never points at different bytes.
+AVATAR_CACHE_SECONDS = 365 * 24 * 3600
+AVATAR_CONTENT_TYPES = {
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+    "webp": "image/webp",
+}
+_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def avatar_dir(settings: Settings) -> Path:
+    return settings.upload_dir / "avatars"
+
+
+def uploaded_avatar_path(settings: Settings, avatar: str | None) -> Path | None:
+    """The file behind an uploaded avatar URL; None for an external URL or no avatar."""
+    if not avatar or not avatar.startswith(AVATAR_URL_PREFIX):
+        return None
+    name = avatar.removeprefix(AVATAR_URL_PREFIX)
+    if not AVATAR_FILE_NAME.fullmatch(name):
+        return None
+    return avatar_dir(settings) / name
+
+
+async def delete_avatar_file(settings: Settings, avatar: str | None) -> None:
+    """Remove an uploaded avatar's file; a failure is logged, never raised (the row is gone)."""
+    path = uploaded_avatar_path(settings, avatar)
+    if path is None:
+        return
+    try:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+    except OSError as exc:
+        log.warning("could not delete avatar file %s: %s", path.name, exc)
+
+
+class AvatarFileHandler(tornado.web.StaticFileHandler):
+    """GET /media/avatars/{name}: public, immutable, 404 in the JSON envelope."""
+
+    def initialize(self, node: Node, route: str) -> None:  # type: ignore[override]
+        self.node = node
+        self.route = route
+        super().initialize(path=str(avatar_dir(node.settings)))
+
+    def get_cache_time(self, path: str, modified: Any, mime_type: str) -> int:
+        return AVATAR_CACHE_SECONDS
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", f"public, max-age={AVATAR_CACHE_SECONDS}, immutable")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def get_content_type(self) -> str:
+        extension = self.absolute_path.rsplit(".", 1)[-1].lower()
+        return AVATAR_CONTENT_TYPES.get(extension, "application/octet-stream")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = ApiError(_ERROR_CODES.get(status_code)
+                         or ("BAD_REQUEST" if 400 <= status_code < 500 else "INTERNAL"))
+        self.clear()
+        self.set_status(error.http_status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        body = {"success": False, "error": error.to_json(self.node.settings.language)}
+        self.finish(jsonutil.dumps(body))
+
+    def on_finish(self) -> None:
+        method = self.request.method or "GET"
+        metrics.HTTP_REQUESTS.labels(self.route, method, str(self.get_status())).inc()
+        metrics.HTTP_REQUEST_SECONDS.labels(self.route, method).observe(
+            self.request.request_time())

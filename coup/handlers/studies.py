@@ -1,0 +1,166 @@
+"""Study endpoints (COUP.md §7.3): categories, explore, create, detail, settings, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coup.errors import ApiError, ValidationError
+from coup.handlers.base import ApiHandler
+from coup.pagination import PageRequest, pagination_view, parse_page
+from coup.store import studies
+from coup.store.studies import DEFAULT_MAX_MEMBERS, ExploreFilters
+from coup.validation import (
+    Boolean,
+    Choice,
+    FieldInvalid,
+    Integer,
+    Rule,
+    Text,
+    clean_text,
+    parse_body,
+    parse_query_bool,
+)
+
+SEARCH_MAX_CHARS = 50
+FILTER_MAX_CHARS = 30
+RECRUITING_FILTERS = ("all", "recruiting", "closed")
+SORTS = ("latest", "popular")
+
+
+class _List(Rule):
+    """Only the shape: the items are checked by `studies.clean_tags` (names like `tags[2]`)."""
+
+    def check(self, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise FieldInvalid("must be a list")
+        return value
+
+
+def _study_schema(*, update: bool) -> dict[str, Rule]:
+    """The study fields; in a PATCH every field is optional but only sub_category is nullable."""
+    optional = not update
+    return {
+        "name": Text(min_len=2, max_len=50),
+        "emoji": Text(min_len=1, max_len=16),
+        "description": Text(min_len=10, max_len=500, multiline=True),
+        "category": Choice(values=studies.CATEGORY_VALUES),
+        "sub_category": Text(required=False, nullable=True, max_len=30),
+        "tags": _List(required=not optional),
+        # The upper bound is the max_study_members setting, checked in parse_study_fields.
+        "max_members": Integer(required=not optional, low=2),
+        "is_public": Boolean(required=not optional),
+        "auto_approve": Boolean(required=not optional),
+        "is_recruiting": Boolean(required=not optional),
+    }
+
+
+CREATE_SCHEMA = _study_schema(update=False)
+UPDATE_SCHEMA = _study_schema(update=True)
+
+
+def parse_study_fields(body: Any, *, update: bool, max_members_cap: int) -> dict[str, Any]:
+    """Validate create (update=False) or PATCH fields; every failing field is reported."""
+    problems: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    try:
+        data = parse_body(body, UPDATE_SCHEMA if update else CREATE_SCHEMA, partial=update)
+    except ValidationError as exc:
+        problems.update(exc.fields or {})
+    if isinstance(body, dict) and isinstance(body.get("tags"), list):
+        try:
+            data["tags"] = studies.clean_tags(body["tags"])
+        except ValidationError as exc:
+            problems.update(exc.fields or {})
+    if isinstance(data.get("max_members"), int) and data["max_members"] > max_members_cap:
+        problems["max_members"] = f"must be between 2 and {max_members_cap}"
+    if problems:
+        raise ValidationError(problems)
+    if not update:
+        # Optional fields sent as null take their defaults; sub_category null is a value.
+        data = {k: v for k, v in data.items() if v is not None or k == "sub_category"}
+        data.setdefault("max_members", min(DEFAULT_MAX_MEMBERS, max_members_cap))
+    return data
+
+
+class CategoriesHandler(ApiHandler):
+    async def get(self) -> None:
+        self.ok(studies.categories_view())
+
+
+class StudiesHandler(ApiHandler):
+    async def get(self) -> None:
+        """Explore (PUBLIC); personalised `my_status` and `exclude_mine` with a session."""
+        filters, page = self._explore_query()
+        viewer_id = self.auth.user.id if self.auth is not None else None
+        found = await studies.explore_studies(filters, page, viewer_id)
+        self.ok(found.items, pagination=pagination_view(page, found.total))
+
+    async def post(self) -> None:
+        auth = self.require_user()
+        # Order (COUP.md §7.3): FEATURE_DISABLED, then RESTRICTED, then validation.
+        if auth.admin_role is None and not await self.node.system_settings.get(
+                "allow_study_creation"):
+            raise ApiError("FEATURE_DISABLED")
+        studies.check_restriction(auth.user, "STUDY_CREATE")
+        cap = int(await self.node.system_settings.get("max_study_members"))
+        fields = parse_study_fields(self.json_body(), update=False, max_members_cap=cap)
+        self.created(await studies.create_study(auth.user.id, fields))
+
+    def _explore_query(self) -> tuple[ExploreFilters, PageRequest]:
+        problems: dict[str, str] = {}
+
+        def text(name: str, max_chars: int) -> str | None:
+            value = clean_text(self.get_query_argument(name, "") or "")
+            if len(value) > max_chars:
+                problems[name] = f"must be at most {max_chars} characters"
+            return value or None
+
+        def choice(name: str, values: tuple[str, ...]) -> str:
+            value = self.get_query_argument(name, "") or values[0]
+            if value not in values:
+                problems[name] = f"must be one of {', '.join(values)}"
+            return value
+
+        category = text("category", FILTER_MAX_CHARS)
+        sub_category = text("sub_category", FILTER_MAX_CHARS)
+        search = text("search", SEARCH_MAX_CHARS)
+        recruiting = choice("recruiting", RECRUITING_FILTERS)
+        sort = choice("sort", SORTS)
+        exclude_mine = False
+        try:
+            exclude_mine = bool(parse_query_bool(
+                self.get_query_argument("exclude_mine", None), "exclude_mine", False))
+        except ValidationError as exc:
+            problems.update(exc.fields or {})
+        page: PageRequest | None = None
+        try:
+            page = parse_page(self.get_query_argument("page", None),
+                              self.get_query_argument("limit", None))
+        except ValidationError as exc:
+            problems.update(exc.fields or {})
+        if not {"category", "sub_category"} & problems.keys():
+            try:
+                category, sub_category = studies.resolve_category_filter(category, sub_category)
+            except ValidationError as exc:
+                problems.update(exc.fields or {})
+        if problems or page is None:
+            raise ValidationError(problems)
+        return ExploreFilters(category, sub_category, search, recruiting, sort,
+                              exclude_mine), page
+
+
+class StudyHandler(ApiHandler):
+    async def get(self, study_id: str) -> None:
+        viewer_id = self.auth.user.id if self.auth is not None else None
+        invite_code = self.get_query_argument("invite_code", None) or None
+        self.ok(await studies.load_study_detail(study_id, viewer_id, invite_code))
+
+    async def patch(self, study_id: str) -> None:
+        user_id = self.user_id
+        cap = int(await self.node.system_settings.get("max_study_members"))
+        changes = parse_study_fields(self.json_body(), update=True, max_members_cap=cap)
+        self.ok(await studies.update_study(study_id, user_id, changes))
+
+    async def delete(self, study_id: str) -> None:
+        await studies.delete_study(study_id, self.user_id)
+        self.ok(None)

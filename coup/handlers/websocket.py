@@ -1,0 +1,160 @@
+"""GET /ws: authentication, Origin allow-list, hello, and handing frames to the SessionActor.
+
+PROTOCOL §1: a cookie or bearer token on the upgrade, or an `auth` frame within 10 s. Refusals
+before the upgrade are plain HTTP answers in the REST error envelope (401, 403, 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import tornado.websocket
+
+from coup import jsonutil, metrics, protocol
+from coup.actors.runtime import ActorStopped, start_actor
+from coup.actors.session import Inbound, SessionActor
+from coup.errors import ApiError
+from coup.store import sessions as session_store
+from coup.store.notifications import unread_count
+from coup.store.sessions import AuthState
+
+if TYPE_CHECKING:
+    from coup.node import Node
+
+log = logging.getLogger(__name__)
+
+
+class WebSocketHandler(tornado.websocket.WebSocketHandler):
+    def initialize(self, node: Node, route: str) -> None:
+        self.node = node
+        self.route = route
+        self.auth: AuthState | None = None
+        self.session: SessionActor | None = None
+        self._auth_timer: asyncio.TimerHandle | None = None
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        headers = self.request.headers
+        origin = headers.get("Origin")
+        has_bearer = session_store.bearer_token(headers) is not None
+        if origin is not None and origin.rstrip("/") not in self.node.settings.allowed_origins:
+            return self._refuse(ApiError("FORBIDDEN", message="this origin is not allowed"))
+        if origin is None and not has_bearer:
+            return self._refuse(ApiError(
+                "FORBIDDEN", message="clients without an Origin must send a bearer token"))
+        if self.node.draining:
+            return self._refuse(ApiError("OVERLOADED", message="this node is shutting down"))
+        outcome = await self.node.authenticate(self.request)
+        if outcome.error is not None:
+            return self._refuse(outcome.error)
+        self.auth = outcome.state
+        try:
+            await self.node.check_maintenance("/api/ws", self.auth)
+        except ApiError as exc:
+            return self._refuse(exc)
+        await super().get(*args, **kwargs)
+
+    def _refuse(self, error: ApiError) -> None:
+        self.set_status(error.http_status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(jsonutil.dumps({"success": False,
+                                    "error": error.to_json(self.node.settings.language)}))
+
+    def check_origin(self, origin: str) -> bool:
+        return True  # checked in get(), with the bearer-token rule for native clients
+
+    def get_compression_options(self) -> None:
+        return None  # frames are encoded once and written as-is to every socket
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self, *args: Any, **kwargs: Any) -> None:
+        self.set_nodelay(True)
+        if self.auth is not None:
+            await self._start_session(self.auth)
+        else:
+            self._auth_timer = asyncio.get_running_loop().call_later(
+                self.node.settings.ws_auth_timeout_seconds, self._auth_timed_out)
+
+    def _auth_timed_out(self) -> None:
+        if self.session is None:
+            metrics.WS_CLOSES.labels(str(protocol.WS_4001_AUTH_TIMEOUT)).inc()
+            self.close(protocol.WS_4001_AUTH_TIMEOUT, "no auth frame in time")
+
+    async def _start_session(self, auth: AuthState) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        user = {"id": auth.user.id, "name": auth.user.name, "avatar": auth.user.avatar}
+        registry = self.node.registry
+        session = SessionActor(registry, self, user=user, login_session_id=auth.session.id)
+        start_actor(session)
+        self.session = session
+        registry.add_session(session)
+        settings = self.node.settings
+        session.push_event("hello", {
+            "session_id": session.session_id,
+            "user": user,
+            "node": settings.node_id,
+            "heartbeat_ms": settings.ws_heartbeat_ms,
+            "limits": {
+                "max_frame_bytes": settings.ws_max_frame_bytes,
+                "max_rooms": settings.ws_max_rooms_per_session,
+                "max_sessions_per_user": settings.ws_max_sessions_per_user,
+                "chat_messages": settings.chat_rate.count,
+                "chat_window_seconds": settings.chat_rate.window_seconds,
+                "frames_per_second": 100,
+                "signalling_per_second": 50,
+                "outbound_max_bytes": settings.ws_outbound_max_bytes,
+                "outbound_max_frames": settings.ws_outbound_max_frames,
+            },
+            "unread_notifications": await unread_count(auth.user.id),
+        })
+
+    async def on_message(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            metrics.WS_CLOSES.labels(str(protocol.WS_1003_UNSUPPORTED_DATA)).inc()
+            self.close(protocol.WS_1003_UNSUPPORTED_DATA, "binary frames are not supported")
+            return
+        session = self.session
+        if session is None:
+            await self._authenticate_frame(message)
+            return
+        if not session.admit_frame():
+            return
+        with contextlib.suppress(ActorStopped):  # the connection is closing
+            await session.ref.send(Inbound(message))
+
+    async def _authenticate_frame(self, text: str) -> None:
+        try:
+            frame = protocol.decode_client_frame(text)
+        except protocol.FrameError:
+            frame = None
+        if frame is None or frame.event != "auth":
+            if frame is not None and frame.ref is not None:
+                self.write_message(_json_error_reply(frame.ref))
+            return
+        token = frame.data.get("token")
+        state = await self.node.authenticate_token(token) if isinstance(token, str) else None
+        if state is None:
+            metrics.WS_CLOSES.labels(str(protocol.WS_4001_AUTH_TIMEOUT)).inc()
+            self.close(protocol.WS_4001_AUTH_TIMEOUT, "bad token")
+            return
+        self.auth = state
+        await self._start_session(state)
+        if frame.ref is not None and self.session is not None:
+            self.session.reply(frame.ref, {})
+
+    def on_close(self) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        if self.session is not None:
+            self.session.closing = True
+            self.session.ref.stop()
+
+
+def _json_error_reply(ref: int | str) -> str:
+    return jsonutil.dumps({"event": "reply", "ref": ref, "ok": False, "error": {
+        "code": protocol.UNAUTHORIZED, "message": "send an auth frame first"}})

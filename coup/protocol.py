@@ -1,0 +1,121 @@
+"""The WebSocket protocol's vocabulary (PROTOCOL.md): close codes, error codes, frame encoding.
+
+Server frames are unmasked and uncompressed, so the bytes of one event are the same for every
+recipient: `encode_push` builds the RFC 6455 frame once and callers write those bytes to each
+socket (encode once, write many; ARCHITECTURE §9).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import ujson
+
+# Close codes (PROTOCOL §2).
+WS_1000_NORMAL = 1000
+WS_1001_GOING_AWAY = 1001
+WS_1003_UNSUPPORTED_DATA = 1003
+WS_1008_POLICY_VIOLATION = 1008
+WS_1009_MESSAGE_TOO_BIG = 1009
+WS_1011_INTERNAL_ERROR = 1011
+WS_1013_TRY_AGAIN_LATER = 1013
+WS_4001_AUTH_TIMEOUT = 4001
+WS_4029_TOO_MANY_REQUESTS = 4029
+
+# Error codes of failure replies (PROTOCOL §2).
+BAD_REQUEST = "BAD_REQUEST"
+UNAUTHORIZED = "UNAUTHORIZED"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+CONFLICT = "CONFLICT"
+RATE_LIMITED = "RATE_LIMITED"
+OVERLOADED = "OVERLOADED"
+TOO_LARGE = "TOO_LARGE"
+CALL_FULL = "CALL_FULL"
+RESTRICTED = "RESTRICTED"
+INTERNAL = "INTERNAL"
+
+# Events whose frames may be dropped under load (PROTOCOL §5, §9): never durable, never replayed.
+DROPPABLE_EVENTS = frozenset({"chat:user-typing"})
+
+_TEXT_FIN = 0x81
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    """One decoded client frame: `{"event", "data", "ref"}`."""
+
+    event: str
+    data: dict[str, Any]
+    ref: int | str | None
+
+
+class FrameError(Exception):
+    """The frame is not a valid client frame; `ref` is kept when it could be read."""
+
+    def __init__(self, message: str, ref: int | str | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
+def decode_client_frame(text: str) -> ClientFrame:
+    try:
+        frame = ujson.loads(text)
+    except (ValueError, TypeError):
+        raise FrameError("the frame is not valid JSON") from None
+    if not isinstance(frame, dict):
+        raise FrameError("the frame must be a JSON object")
+    ref = frame.get("ref")
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, int | str)):
+        raise FrameError("ref must be an integer or a string")
+    if isinstance(ref, str) and len(ref) > 64:
+        raise FrameError("ref must be at most 64 characters")
+    event = frame.get("event")
+    if not isinstance(event, str) or not event:
+        raise FrameError("event must be a non-empty string", ref)
+    data = frame.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FrameError("data must be a JSON object", ref)
+    unknown = set(frame) - {"event", "data", "ref"}
+    if unknown:
+        raise FrameError(f"unknown frame fields: {', '.join(sorted(unknown))}", ref)
+    return ClientFrame(event, data, ref)
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """An unmasked, final text frame carrying `payload` (RFC 6455 §5.2)."""
+    length = len(payload)
+    if length < 126:
+        return bytes((_TEXT_FIN, length)) + payload
+    if length < 65536:
+        return struct.pack("!BBH", _TEXT_FIN, 126, length) + payload
+    return struct.pack("!BBQ", _TEXT_FIN, 127, length) + payload
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return ujson.dumps(body, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
+
+
+def encode_push(event: str, data: Any) -> bytes:
+    """The frame of a server push `{"event", "data"}`."""
+    return ws_frame(encode({"event": event, "data": data}))
+
+
+def encode_reply(ref: int | str, data: Any) -> bytes:
+    return ws_frame(encode({"event": "reply", "ref": ref, "ok": True, "data": data}))
+
+
+def encode_error_reply(ref: int | str, code: str, message: str,
+                       retry_after_ms: int | None = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if retry_after_ms is not None:
+        error["retry_after_ms"] = retry_after_ms
+    return ws_frame(encode({"event": "reply", "ref": ref, "ok": False, "error": error}))
+
+
+def encode_error_push(code: str, message: str) -> bytes:
+    return encode_push("error", {"code": code, "message": message})
