@@ -37,6 +37,7 @@ class RateLimit:
 class Settings:
     database_url: str = "sqlite:///coup.db"
     redis_url: str | None = None
+    redis_prefix: str = "coup:"
     host: str = "127.0.0.1"
     port: int = 8000
     node_id: str = ""
@@ -136,6 +137,7 @@ def load_settings(
     settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
+        redis_prefix=env.text("COUP_REDIS_PREFIX", "coup:"),
         host=bind_host,
         port=bind_port,
         node_id=env.text("COUP_NODE_ID", f"{socket.gethostname()}:{bind_port}"),

@@ -70,3 +70,25 @@ CHAT_ACK_SECONDS = Histogram(
 PRESENCE_CHANGES = Counter(
     "coup_presence_changes_total", "user:online / user:offline pushes, by kind.", ["kind"]
 )
+
+# --- bus --------------------------------------------------------------------------------------
+BUS_HEALTHY = Gauge("coup_bus_healthy", "1 while the bus can publish and read, else 0.")
+BUS_READER_LAG = Gauge(
+    "coup_bus_reader_lag_seconds", "Seconds since the bus reader last completed a read."
+)
+BUS_MESSAGES_IN = Counter("coup_bus_messages_in_total", "Bus messages read, by type.", ["type"])
+BUS_MESSAGES_OUT = Counter(
+    "coup_bus_messages_out_total", "Bus messages published, by type.", ["type"]
+)
+BUS_DROPPED = Counter(
+    "coup_bus_dropped_total", "Publishes dropped while Redis was unreachable (repaired later)."
+)
+BUS_PUBLISH_SECONDS = Histogram(
+    "coup_bus_publish_duration_seconds", "Time to send one pipelined batch of publishes.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+BUS_DELIVERY_SECONDS = Histogram(
+    "coup_bus_delivery_latency_seconds", "From publish on one node to read on another.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)
+BUS_DEAD_NODES = Counter("coup_bus_dead_nodes_total", "Dead nodes cleaned up by this node.")

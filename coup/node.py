@@ -18,6 +18,8 @@ from tornado.httputil import HTTPServerRequest
 
 from coup import metrics
 from coup.actors.registry import Registry
+from coup.bus import make_bus
+from coup.bus.base import Bus
 from coup.config import Settings, resolve_cookie_secret
 from coup.errors import ApiError
 from coup.ratelimit import SlidingWindowLimiter
@@ -68,6 +70,7 @@ class Node:
         self._effects_listeners: list[Callable[[Effects], Awaitable[None]]] = []
         self._http_server: tornado.httpserver.HTTPServer | None = None
         self.registry: Registry | None = None
+        self.bus: Bus | None = None
         self._runner: db.DatabaseRunner | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -82,8 +85,10 @@ class Node:
         await seed_settings()
         notifications.configure_language(self.settings.language)
         install_effects_sink(self.deliver_effects)
-        self.registry = Registry(self.settings)
-        self.registry.start()
+        self.bus = make_bus(self.settings)
+        self.registry = Registry(self.settings, self.bus)
+        self.registry.settings_listeners.append(self.system_settings.invalidate)
+        await self.registry.start()
         self.on_effects(self.registry.deliver_effects)
         self.on_sessions_revoked(self._close_revoked_sockets)
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
@@ -228,7 +233,7 @@ class Node:
 
     async def _close_revoked_sockets(self, session_ids: list[str], reason: str) -> None:
         if self.registry is not None:
-            self.registry.close_login_sessions(session_ids, reason)
+            self.registry.revoke_everywhere(session_ids, reason)
 
     def db_pending_calls(self) -> int:
         pending = self._runner.pending if self._runner is not None else 0

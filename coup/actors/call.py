@@ -1,8 +1,9 @@
 """One study's video call: participants, peer state and signalling relays (PROTOCOL §8).
 
-The call lives inside the study's RoomActor, so every command on it is handled in the room's
-mailbox order: relays from one session reach their target in the order they were sent. The
-media itself never passes through the server.
+The participant list lives in the bus (a dict on one node, a Redis hash in a cluster) so the
+call cap holds across nodes; each node's RoomActor delivers call events to its own sessions.
+Every command is handled in the room's mailbox order, so relays from one session reach their
+target in the order they were sent. Media never passes through the server.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import base64
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from coup.bus.base import Bus, CallFullError
 from coup.errors import ApiError, BadRequest, Conflict, NotFound
 from coup.store.fields import new_id
 
@@ -28,67 +29,87 @@ MAX_SDP_CHARS = 16_000
 MAX_CANDIDATE_CHARS = 2_000
 MAX_CALL_CHAT_CHARS = 500
 
+STATE_FIELDS = {
+    "video:toggle-audio": ("muted", "audio"),
+    "video:toggle-video": ("off", "video"),
+    "video:screen-share": ("sharing", "screen"),
+    "video:speaking": ("speaking", "speaking"),
+}
 
-@dataclass
-class Participant:
-    session: SessionActor
-    audio: bool = True
-    video: bool = True
-    screen: bool = False
-    speaking: bool = False
-    joined_at: float = field(default_factory=time.monotonic)
 
-    def view(self) -> dict[str, Any]:
-        return {"session_id": self.session.session_id, "user": self.session.user,
-                "audio": self.audio, "video": self.video, "screen": self.screen}
+class CallFull(ApiError):
+    """PROTOCOL's CALL_FULL has no REST twin; it travels as CONFLICT with this ws code."""
+
+    def __init__(self) -> None:
+        super().__init__("CONFLICT", message="the call is full")
+
+    @property
+    def ws_code(self) -> str:
+        return "CALL_FULL"
+
+
+def participant_view(session_id: str, info: dict[str, Any]) -> dict[str, Any]:
+    return {"session_id": session_id, "user": info["user"], "audio": info["audio"],
+            "video": info["video"], "screen": info["screen"]}
 
 
 class Call:
-    def __init__(self, study_id: str, settings: Settings) -> None:
+    """The room's side of the call; `send` delivers one call event to chosen sessions on every
+    node (the room supplies it: local pushes plus a bus publish)."""
+
+    def __init__(self, study_id: str, settings: Settings, bus: Bus) -> None:
         self.study_id = study_id
         self.settings = settings
-        self.participants: dict[str, Participant] = {}
+        self.bus = bus
+        self.local: dict[str, SessionActor] = {}  # this node's participants
 
-    def __bool__(self) -> bool:
-        return bool(self.participants)
-
-    def view(self) -> dict[str, Any] | None:
-        if not self.participants:
+    async def view(self) -> dict[str, Any] | None:
+        participants = await self.bus.call_participants(self.study_id)
+        if not participants:
             return None
-        return {"participants": [p.view() for p in self.participants.values()]}
+        return {"participants": [participant_view(sid, info)
+                                 for sid, info in participants.items()]}
 
-    def join(self, session: SessionActor) -> dict[str, Any]:
-        if session.session_id in self.participants:
-            others = [p.view() for sid, p in self.participants.items()
-                      if sid != session.session_id]
-            return {"participants": others, "ice_servers": ice_servers(self.settings,
-                                                                         session.user_id)}
-        if len(self.participants) >= self.settings.video_max_participants:
-            raise CallFull()
-        others = [p.view() for p in self.participants.values()]
-        self.participants[session.session_id] = Participant(session)
-        self._send_others(session, "video:user-joined", {
-            "study_id": self.study_id, "session_id": session.session_id, "user": session.user})
-        return {"participants": others, "ice_servers": ice_servers(self.settings,
-                                                                     session.user_id)}
+    async def join(self, session: SessionActor) -> tuple[dict[str, Any], bool]:
+        """Returns the reply and whether the session is new in the call."""
+        info = {"user": session.user, "audio": True, "video": True, "screen": False,
+                "speaking": False}
+        already = session.session_id in self.local
+        try:
+            others = await self.bus.call_join(self.study_id, session.session_id, info,
+                                              self.settings.video_max_participants)
+        except CallFullError:
+            raise CallFull() from None
+        self.local[session.session_id] = session
+        reply = {"participants": [participant_view(sid, p) for sid, p in others.items()],
+                 "ice_servers": ice_servers(self.settings, session.user_id)}
+        return reply, not already
 
-    def leave(self, session: SessionActor) -> bool:
-        if self.participants.pop(session.session_id, None) is None:
+    async def leave(self, session: SessionActor) -> bool:
+        if self.local.pop(session.session_id, None) is None:
             return False
-        self._send_all("video:user-left", {"study_id": self.study_id,
-                                           "session_id": session.session_id,
-                                           "user_id": session.user_id})
+        await self.bus.call_leave(self.study_id, session.session_id)
         return True
 
-    def relay(self, session: SessionActor, event: str, data: dict[str, Any]) -> None:
-        """Offer, answer or ICE candidate to one target session in the call."""
-        self._require_participant(session)
+    async def participant(self, session: SessionActor) -> dict[str, Any]:
+        if session.session_id not in self.local:
+            raise NotFound(message="join the call first (video:join-room)")
+        participants = await self.bus.call_participants(self.study_id)
+        info = participants.get(session.session_id)
+        if info is None:  # the bus lost it (Redis restart before resync): re-register
+            info = {"user": session.user, "audio": True, "video": True, "screen": False,
+                    "speaking": False}
+            await self.bus.call_update(self.study_id, session.session_id, info)
+        return info
+
+    async def relay_target(self, session: SessionActor, event: str,
+                           data: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """Validate an offer/answer/candidate: (target session, its node, payload)."""
+        if session.session_id not in self.local:
+            raise NotFound(message="join the call first (video:join-room)")
         target_id = data.get("to")
         if not isinstance(target_id, str):
             raise BadRequest(message="to must be a session id")
-        target = self.participants.get(target_id)
-        if target is None:
-            raise NotFound(message="that session is not in the call")
         payload: dict[str, Any] = {"study_id": self.study_id, "from": session.session_id,
                                    "user": session.user}
         if event == "video:ice-candidate":
@@ -103,68 +124,41 @@ class Call:
             if not isinstance(sdp, dict | str) or len(str(sdp)) > MAX_SDP_CHARS:
                 raise BadRequest(message="sdp must be an object or a string of at most 16000")
             payload["sdp"] = sdp
-        target.session.push_event(event, payload)
+        if target_id in self.local:
+            return target_id, self.bus.node_id, payload
+        target = (await self.bus.call_participants(self.study_id)).get(target_id)
+        if target is None:
+            raise NotFound(message="that session is not in the call")
+        return target_id, target["node"], payload
 
-    def set_state(self, session: SessionActor, event: str, data: dict[str, Any]) -> None:
-        participant = self._require_participant(session)
+    async def set_state(self, session: SessionActor, event: str,
+                        data: dict[str, Any]) -> dict[str, Any]:
+        """Apply a toggle; returns the video:peer-state payload for the others."""
+        info = await self.participant(session)
         key, attribute = STATE_FIELDS[event]
         value = data.get(key)
         if not isinstance(value, bool):
             raise BadRequest(message=f"{key} must be true or false")
         if event == "video:screen-share" and value:
-            sharer = next((p for p in self.participants.values() if p.screen), None)
-            if sharer is not None and sharer is not participant:
+            participants = await self.bus.call_participants(self.study_id)
+            if any(p.get("screen") for sid, p in participants.items()
+                   if sid != session.session_id):
                 raise Conflict(message="someone else is sharing their screen")
         if attribute in ("audio", "video"):
-            value = not value  # muted / off arrive as negatives of the state we keep
-        setattr(participant, attribute, value)
-        self._send_others(session, "video:peer-state", {
-            "study_id": self.study_id, "session_id": session.session_id,
-            "audio": participant.audio, "video": participant.video,
-            "screen": participant.screen, "speaking": participant.speaking})
+            value = not value  # `muted` / `off` arrive as the negatives of the state we keep
+        info = {**info, attribute: value}
+        info.pop("node", None)
+        await self.bus.call_update(self.study_id, session.session_id, info)
+        return {"study_id": self.study_id, "session_id": session.session_id,
+                "audio": info["audio"], "video": info["video"], "screen": info["screen"],
+                "speaking": info["speaking"]}
 
-    def chat(self, session: SessionActor, data: dict[str, Any]) -> None:
-        self._require_participant(session)
+    def chat_payload(self, session: SessionActor, data: dict[str, Any]) -> dict[str, Any]:
         text = data.get("message")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_CALL_CHAT_CHARS:
             raise BadRequest(message="message must be 1-500 characters")
-        self._send_all("chat:video-message-received", {
-            "id": new_id(), "study_id": self.study_id, "user": session.user,
-            "message": text.strip(), "timestamp": int(time.time() * 1000)})
-
-    def _require_participant(self, session: SessionActor) -> Participant:
-        participant = self.participants.get(session.session_id)
-        if participant is None:
-            raise NotFound(message="join the call first (video:join-room)")
-        return participant
-
-    def _send_all(self, event: str, data: dict[str, Any]) -> None:
-        for participant in self.participants.values():
-            participant.session.push_event(event, data)
-
-    def _send_others(self, sender: SessionActor, event: str, data: dict[str, Any]) -> None:
-        for sid, participant in self.participants.items():
-            if sid != sender.session_id:
-                participant.session.push_event(event, data)
-
-
-class CallFull(ApiError):
-    """PROTOCOL's CALL_FULL has no REST twin; it travels as CONFLICT with this ws code."""
-
-    def __init__(self) -> None:
-        super().__init__("CONFLICT", message="the call is full")
-
-    @property
-    def ws_code(self) -> str:
-        return "CALL_FULL"
-
-
-STATE_FIELDS = {
-    "video:toggle-audio": ("muted", "audio"),
-    "video:toggle-video": ("off", "video"),
-    "video:screen-share": ("sharing", "screen"),
-    "video:speaking": ("speaking", "speaking"),
-}
+        return {"id": new_id(), "study_id": self.study_id, "user": session.user,
+                "message": text.strip(), "timestamp": int(time.time() * 1000)}
 
 
 def ice_servers(settings: Settings, user_id: str) -> list[dict[str, Any]]:

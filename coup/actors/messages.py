@@ -78,15 +78,6 @@ class SetTyping:
 
 
 @dataclass(frozen=True, slots=True)
-class Broadcast:
-    """A non-durable push to every session in the room, optionally except one user."""
-
-    event: str
-    data: dict[str, Any]
-    except_session: SessionActor | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class RepairGap:
     """Timer: the room waited long enough for a missing seq; fetch it from the database."""
 
@@ -114,3 +105,36 @@ class CallCommand:
 class StatusChanged:
     user_id: str
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPush:
+    """A non-durable push for this room's local sessions (from this node or another)."""
+
+    event: str
+    data: dict[str, Any]
+    except_user: str | None = None
+    except_session: str | None = None
+    call_only: bool = False
+    droppable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckHead:
+    """Compare the delivered seq with the database and fill any gap (after a bus outage or a
+    node's death)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceGone:
+    """Users reported offline by the cluster (their node died)."""
+
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallParticipantGone:
+    """A participant of this study's call was on a node that died."""
+
+    session_id: str
+    user_id: str | None

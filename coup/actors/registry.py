@@ -22,11 +22,19 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from coup import metrics, protocol
-from coup.actors.messages import Broadcast, EventsCommitted, RemoveFromRoom
+from coup.actors.messages import (
+    CallParticipantGone,
+    CheckHead,
+    EventsCommitted,
+    PresenceGone,
+    RemoveFromRoom,
+    RoomPush,
+)
 from coup.actors.room import RoomActor
 from coup.actors.runtime import ActorRef, start_actor, stop_actor
+from coup.bus.base import Bus, BusMessage
 from coup.ratelimit import SlidingWindowLimiter
-from coup.store.events import Effects
+from coup.store.events import CommittedEvent, Effects
 from coup.store.notifications import unread_count
 
 if TYPE_CHECKING:
@@ -43,8 +51,9 @@ GC_INTERVAL_SECONDS = 30.0
 
 
 class Registry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, bus: Bus) -> None:
         self.settings = settings
+        self.bus = bus
         self.rooms: dict[str, ActorRef] = {}
         self.sessions: dict[str, SessionActor] = {}
         self.user_sessions: dict[str, set[SessionActor]] = defaultdict(set)
@@ -53,13 +62,18 @@ class Registry:
         self.chat_limiter = SlidingWindowLimiter(settings.chat_rate.count,
                                                  settings.chat_rate.window_seconds)
         self._passivating: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self.settings_listeners: list[Any] = []
         self.draining = False
         self._gc_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._gc_task = asyncio.get_running_loop().create_task(self._gc_forever())
+        await self.bus.start(self.on_bus_message, self.on_bus_reconnected)
+        if hasattr(self.bus, "on_node_dead"):
+            self.bus.on_node_dead = self.on_node_dead
 
     async def drain(self, timeout: float) -> None:
         """PROTOCOL §10: finish queued frames, flush every room's pending chat to the
@@ -84,6 +98,7 @@ class Registry:
             await stop_actor(session.ref)
         for study_id in list(self.rooms):
             await self._stop_room(study_id)
+        await self.bus.stop()
 
     # --- rooms --------------------------------------------------------------------------------
 
@@ -146,6 +161,8 @@ class Registry:
     def add_session(self, session: SessionActor) -> None:
         self.sessions[session.session_id] = session
         mine = self.user_sessions[session.user_id]
+        if not mine:
+            self._spawn(self.bus.watch_user(session.user_id))
         mine.add(session)
         self.login_sessions[session.login_session_id].add(session)
         metrics.WS_CONNECTIONS.set(len(self.sessions))
@@ -158,6 +175,8 @@ class Registry:
     def remove_session(self, session: SessionActor) -> None:
         self.sessions.pop(session.session_id, None)
         _discard(self.user_sessions, session.user_id, session)
+        if session.user_id not in self.user_sessions:
+            self._spawn(self.bus.unwatch_user(session.user_id))
         _discard(self.login_sessions, session.login_session_id, session)
         metrics.WS_CONNECTIONS.set(len(self.sessions))
 
@@ -176,12 +195,17 @@ class Registry:
 
     # --- presence -----------------------------------------------------------------------------
 
-    def online_in_study(self, study_id: str, local_online: dict[str, int]) -> set[str]:
-        """Users with a session in the study's room; the bus widens this to the cluster."""
-        return set(local_online)
+    async def online_in_study(self, study_id: str, local_online: dict[str, int]) -> set[str]:
+        """Users with a session in the study's room on any node (CHAT notification rule)."""
+        return set(local_online) | set(await self.bus.online_users(study_id))
 
-    def presence_changed(self, study_id: str) -> None:
-        """Hook for the cluster bus: this node's online set for the study changed."""
+    async def hit_chat_rate(self, user_id: str, study_id: str) -> float:
+        """The chat budget of a user in a study, shared by REST and WebSocket on every node."""
+        rate = self.settings.chat_rate
+        if self.bus.kind == "MemoryBus":
+            return self.chat_limiter.hit(f"{user_id}:{study_id}")
+        return await self.bus.hit_rate(f"chat:{study_id}:{user_id}", rate.count,
+                                       rate.window_seconds)
 
     # --- routing committed effects ------------------------------------------------------------
 
@@ -191,15 +215,30 @@ class Registry:
         for event in effects.events:
             by_study[event.study_id].append(event)
         for study_id, events in by_study.items():
-            room = self.active_room(study_id)
-            if room is not None:
-                room.tell_system(EventsCommitted(events))
+            self._events_to_room(study_id, events)
+            self.bus.publish_study(study_id, {
+                "t": "events", "study_id": study_id,
+                "events": [[e.seq, e.type, e.payload] for e in events]})
         for push in effects.notifications:
             self.push_to_user(push.user_id, "notification:new", {"notification": push.notification})
+            self.bus.publish_user(push.user_id, {"t": "user_push", "user_id": push.user_id,
+                                                 "event": "notification:new",
+                                                 "data": {"notification": push.notification}})
         for removal in effects.removals:
-            room = self.active_room(removal.study_id)
-            if room is not None:
-                room.tell_system(RemoveFromRoom(removal.user_id, removal.reason))
+            self._remove_from_room(removal.study_id, removal.user_id, removal.reason)
+            self.bus.publish_study(removal.study_id, {
+                "t": "remove", "study_id": removal.study_id, "user_id": removal.user_id,
+                "reason": removal.reason})
+
+    def _events_to_room(self, study_id: str, events: list[CommittedEvent]) -> None:
+        room = self.active_room(study_id)
+        if room is not None:
+            room.tell_system(EventsCommitted(events))
+
+    def _remove_from_room(self, study_id: str, user_id: str | None, reason: str) -> None:
+        room = self.active_room(study_id)
+        if room is not None:
+            room.tell_system(RemoveFromRoom(user_id, reason))
 
     def push_to_user(self, user_id: str, event: str, data: Any,
                      except_session: SessionActor | None = None) -> None:
@@ -215,18 +254,101 @@ class Registry:
                           except_session: SessionActor | None = None) -> None:
         self.push_to_user(user_id, "notification:unread-count", {"unread": unread},
                           except_session)
+        self.bus.publish_user(user_id, {"t": "user_push", "user_id": user_id,
+                                        "event": "notification:unread-count",
+                                        "data": {"unread": unread}})
+
+    def revoke_everywhere(self, login_session_ids: list[str], reason: str) -> None:
+        """Close the revoked sessions' sockets here and on every other node (within 1 s)."""
+        self.close_login_sessions(login_session_ids, reason)
+        self.bus.publish_all({"t": "revoke", "sessions": login_session_ids, "reason": reason})
 
     async def after_cursor_move(self, room: ActorRef | None, study_id: str, user_id: str,
                                 moved: CursorMove) -> None:
         """chat:message-read to the room when the cursor moved; unread count when the CHAT
         notification was marked read (COUP.md §7.7, §8.2)."""
         if moved.moved:
+            data = {"study_id": study_id, "user_id": user_id, "seq": moved.last_read_seq}
             room = room or self.active_room(study_id)
             if room is not None:
-                room.tell_system(Broadcast("chat:message-read", {
-                    "study_id": study_id, "user_id": user_id, "seq": moved.last_read_seq}))
+                room.tell_system(RoomPush("chat:message-read", data))
+            self.bus.publish_study(study_id, {"t": "push", "study_id": study_id,
+                                              "event": "chat:message-read", "data": data})
         if moved.chat_notification_read:
             self.push_unread_count(user_id, await unread_count(user_id))
+
+    # --- messages from other nodes --------------------------------------------------------------
+
+    def on_bus_message(self, message: BusMessage) -> None:
+        kind = message.get("t")
+        if kind == "events":
+            events = [CommittedEvent(message["study_id"], seq, event_type, payload)
+                      for seq, event_type, payload in message["events"]]
+            self._events_to_room(message["study_id"], events)
+        elif kind == "push":
+            room = self.active_room(message["study_id"])
+            if room is not None:
+                room.tell_system(RoomPush(message["event"], message["data"],
+                                          message.get("except_user"),
+                                          message.get("except_session"),
+                                          bool(message.get("call_only")),
+                                          bool(message.get("droppable"))))
+        elif kind == "remove":
+            self._remove_from_room(message["study_id"], message.get("user_id"), message["reason"])
+        elif kind == "user_push":
+            self.push_to_user(message["user_id"], message["event"], message["data"])
+        elif kind == "revoke":
+            self.close_login_sessions(message["sessions"], message["reason"])
+        elif kind == "relay":
+            session = self.sessions.get(message["session_id"])
+            if session is not None:
+                session.push_event(message["event"], message["data"])
+        elif kind == "presence":
+            self.on_node_dead([(message["study_id"], message["user_id"])], [], publish=False)
+        elif kind == "call_left":
+            self.on_node_dead([], [(message["study_id"], message["session_id"],
+                                    {"user": {"id": message.get("user_id")}})], publish=False)
+        elif kind == "settings":
+            for listener in self.settings_listeners:
+                listener()
+        else:
+            log.warning("unknown bus message type %r", kind)
+
+    def on_bus_reconnected(self) -> None:
+        """After a bus outage every room compares its seq with the database (gap repair)."""
+        for room in self.rooms.values():
+            room.tell_system(CheckHead())
+
+    def on_node_dead(self, offline: list[tuple[str, str]],
+                     calls: list[tuple[str, str, dict[str, Any]]], *,
+                     publish: bool = True) -> None:
+        """A node died: its users went offline and its call participants left; rooms here
+        also re-check their seq, in case the dead node committed events it never published."""
+        by_study: dict[str, list[str]] = defaultdict(list)
+        for study_id, user_id in offline:
+            by_study[study_id].append(user_id)
+            if publish:
+                self.bus.publish_study(study_id, {"t": "presence", "study_id": study_id,
+                                                  "user_id": user_id})
+        for study_id, user_ids in by_study.items():
+            room = self.active_room(study_id)
+            if room is not None:
+                room.tell_system(PresenceGone(tuple(user_ids)))
+        for study_id, session_id, info in calls:
+            user_id = (info.get("user") or {}).get("id")
+            room = self.active_room(study_id)
+            if room is not None:
+                room.tell_system(CallParticipantGone(session_id, user_id))
+            if publish:
+                self.bus.publish_study(study_id, {"t": "call_left", "study_id": study_id,
+                                                  "session_id": session_id, "user_id": user_id})
+        if publish:
+            self.on_bus_reconnected()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- garbage collection -------------------------------------------------------------------
 

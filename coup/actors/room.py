@@ -22,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 from coup import metrics, protocol
 from coup.actors.call import Call
 from coup.actors.messages import (
-    Broadcast,
     CallCommand,
+    CallParticipantGone,
+    CheckHead,
     EventsCommitted,
     JoinRoom,
     LeaveRoom,
     PostMessage,
+    PresenceGone,
     RemoveFromRoom,
     RepairGap,
+    RoomPush,
     SetTyping,
     StatusChanged,
     UserWentOffline,
@@ -67,6 +70,7 @@ class RoomActor(Actor):
 
     def __init__(self, registry: Registry, study_id: str, resume_from_seq: int | None = None):
         self.registry = registry
+        self.bus = registry.bus
         self.study_id = study_id
         self.settings = registry.settings
         self.sessions: dict[str, SessionActor] = {}
@@ -82,7 +86,7 @@ class RoomActor(Actor):
         self._pending: list[PostMessage] = []
         self._flush_task: asyncio.Task[None] | None = None
         self._client_ids: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self.call = Call(study_id, self.settings)
+        self.call = Call(study_id, self.settings, registry.bus)
         self.idle_since = time.monotonic()
 
     def __repr__(self) -> str:
@@ -91,9 +95,10 @@ class RoomActor(Actor):
     @property
     def idle(self) -> bool:
         return not self.sessions and not self._pending and self._flush_task is None \
-            and not self._early
+            and not self._early and not self._offline_timers
 
     async def on_start(self) -> None:
+        await self.bus.watch_study(self.study_id)
         latest = await realtime_queries.study_last_seq(self.study_id)
         if self._resume_from_seq is not None and self._resume_from_seq < latest:
             # A restarted room continues from where its predecessor stopped and fetches what
@@ -110,6 +115,12 @@ class RoomActor(Actor):
             timer.cancel()
         if self._flush_task is not None:
             await asyncio.gather(self._flush_task, return_exceptions=True)
+        for user_id in list(self._offline_timers):
+            await self._went_offline(user_id)
+        self._offline_timers.clear()
+        for session in list(self.sessions.values()):
+            await self._detach(session, grace=False)
+        await self.bus.unwatch_study(self.study_id)
 
     # --- joining and leaving ------------------------------------------------------------------
 
@@ -118,25 +129,29 @@ class RoomActor(Actor):
         session = message.session
         await realtime_queries.check_room_access(self.study_id, session.user_id)
         missed, recovered = await self._missed_since(message.since)
-        self.sessions[session.session_id] = session
         user_id = session.user_id
-        self.users[user_id] = session.user
-        self.online[user_id] = self.online.get(user_id, 0) + 1
-        online = self.online_users()
+        announce = False
+        if session.session_id not in self.sessions:
+            self.sessions[session.session_id] = session
+            self.users[user_id] = session.user
+            self.online[user_id] = self.online.get(user_id, 0) + 1
+            if self.online[user_id] == 1:
+                timer = self._offline_timers.pop(user_id, None)
+                if timer is not None:
+                    timer.cancel()  # back within the grace period: no offline/online pair
+                else:
+                    change = await self.bus.presence_join(self.study_id, session.user)
+                    announce = change.became_online
+        online = await self.online_users()
         session.reply(message.ref, {
             "study_id": self.study_id, "seq": self.last_seq, "online": online,
-            "call": self.call.view(), "missed": missed, "recovered": recovered,
+            "call": await self.call.view(), "missed": missed, "recovered": recovered,
         })
         session.push_event("study:online-users", {"study_id": self.study_id, "users": online})
-        if self.online[user_id] == 1:
-            timer = self._offline_timers.pop(user_id, None)
-            if timer is not None:
-                timer.cancel()  # back within the grace period: no offline/online pair
-            else:
-                metrics.PRESENCE_CHANGES.labels("online").inc()
-                self._broadcast("user:online", {"study_id": self.study_id, "user": session.user},
-                                except_user=user_id)
-        self.registry.presence_changed(self.study_id)
+        if announce:
+            metrics.PRESENCE_CHANGES.labels("online").inc()
+            self._room_push("user:online", {"study_id": self.study_id, "user": session.user},
+                            except_user=user_id)
 
     async def _missed_since(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
         if since is None or since >= self.last_seq:
@@ -150,44 +165,60 @@ class RoomActor(Actor):
         return missed, True
 
     @handles(LeaveRoom)
-    def on_leave(self, message: LeaveRoom) -> None:
-        self._detach(message.session, grace=True)
+    async def on_leave(self, message: LeaveRoom) -> None:
+        await self._detach(message.session, grace=True)
 
-    def _detach(self, session: SessionActor, *, grace: bool) -> None:
+    async def _detach(self, session: SessionActor, *, grace: bool) -> None:
         if self.sessions.pop(session.session_id, None) is None:
             return
-        self.call.leave(session)
+        if await self.call.leave(session):
+            self._call_left(session.session_id, session.user_id)
         user_id = session.user_id
         remaining = self.online.get(user_id, 1) - 1
         if remaining > 0:
             self.online[user_id] = remaining
             return
         self.online.pop(user_id, None)
+        if not self.sessions:
+            self.idle_since = time.monotonic()
         if grace:
             loop = asyncio.get_running_loop()
             self._offline_timers[user_id] = loop.call_later(
                 RECONNECT_GRACE_SECONDS, self.ref.tell_system, UserWentOffline(user_id))
         else:
-            self._announce_offline(user_id)
-        if not self.sessions:
-            self.idle_since = time.monotonic()
-        self.registry.presence_changed(self.study_id)
+            await self._went_offline(user_id)
 
     @handles(UserWentOffline)
-    def on_user_went_offline(self, message: UserWentOffline) -> None:
-        self._offline_timers.pop(message.user_id, None)
+    async def on_user_went_offline(self, message: UserWentOffline) -> None:
+        if self._offline_timers.pop(message.user_id, None) is None:
+            return  # the user came back within the grace period
         if message.user_id not in self.online:
-            self._announce_offline(message.user_id)
+            await self._went_offline(message.user_id)
+        if not self.sessions:
+            self.idle_since = time.monotonic()
 
-    def _announce_offline(self, user_id: str) -> None:
-        metrics.PRESENCE_CHANGES.labels("offline").inc()
-        self._broadcast("user:offline", {"study_id": self.study_id, "user_id": user_id})
+    async def _went_offline(self, user_id: str) -> None:
+        if (await self.bus.presence_leave(self.study_id, user_id)).became_offline:
+            metrics.PRESENCE_CHANGES.labels("offline").inc()
+            self._room_push("user:offline", {"study_id": self.study_id, "user_id": user_id})
 
-    def online_users(self) -> list[dict[str, Any]]:
-        return [self.users[user_id] for user_id in self.online]
+    @handles(PresenceGone)
+    def on_presence_gone(self, message: PresenceGone) -> None:
+        """Users whose node died, reported once by the node that cleaned up after it."""
+        for user_id in message.user_ids:
+            if user_id not in self.online:
+                metrics.PRESENCE_CHANGES.labels("offline").inc()
+                self._push_local("user:offline", {"study_id": self.study_id,
+                                                  "user_id": user_id})
+
+    async def online_users(self) -> list[dict[str, Any]]:
+        users = await self.bus.online_users(self.study_id)
+        for user_id in self.online:  # this node's own view wins while the bus catches up
+            users.setdefault(user_id, self.users[user_id])
+        return list(users.values())
 
     @handles(RemoveFromRoom)
-    def on_remove(self, message: RemoveFromRoom) -> None:
+    async def on_remove(self, message: RemoveFromRoom) -> None:
         """Kick, leave or deletion: the sessions get study:removed and nothing more (§9.3)."""
         removed = [s for s in self.sessions.values()
                    if message.user_id is None or s.user_id == message.user_id]
@@ -195,7 +226,7 @@ class RoomActor(Actor):
                                                        "reason": message.reason})
         for session in removed:
             session.push(frame)
-            self._detach(session, grace=False)
+            await self._detach(session, grace=False)
             session.ref.tell_system(_room_removed(self.study_id))
 
     # --- durable events -----------------------------------------------------------------------
@@ -234,6 +265,13 @@ class RoomActor(Actor):
         await self._fill_gap_from_database(min(self._early) - 1)
         self._deliver_ready()
 
+    @handles(CheckHead)
+    async def on_check_head(self, message: CheckHead) -> None:
+        latest = await realtime_queries.study_last_seq(self.study_id)
+        if latest > self.last_seq:
+            await self._fill_gap_from_database(latest)
+            self._deliver_ready()
+
     async def _fill_gap_from_database(self, upto_seq: int) -> None:
         missing = await event_store.events_after(self.study_id, self.last_seq,
                                                  upto_seq - self.last_seq)
@@ -250,14 +288,14 @@ class RoomActor(Actor):
     # --- chat ---------------------------------------------------------------------------------
 
     @handles(PostMessage)
-    def on_post(self, message: PostMessage) -> None:
+    async def on_post(self, message: PostMessage) -> None:
         draft = message.draft
         key = (draft.user_id, draft.client_id)
         known = self._client_ids.get(key)
         if known is not None:
             message.reply(known, None)  # an idempotent retry: not counted by the rate limit
             return
-        wait = self.registry.chat_limiter.hit(f"{draft.user_id}:{self.study_id}")
+        wait = await self.registry.hit_chat_rate(draft.user_id, self.study_id)
         if wait:
             message.reply(None, RateLimited(wait))
             return
@@ -272,7 +310,8 @@ class RoomActor(Actor):
             while self._pending:
                 posts, self._pending = self._pending, []
                 metrics.CHAT_BATCH_SIZE.observe(len(posts))
-                online = frozenset(self.registry.online_in_study(self.study_id, self.online))
+                online = frozenset(await self.registry.online_in_study(self.study_id,
+                                                                       self.online))
                 try:
                     outcomes = await chat_store.write_messages(
                         self.study_id, [p.draft for p in posts], online)
@@ -311,28 +350,40 @@ class RoomActor(Actor):
             self._typing_since[session.user_id] = now
         else:
             self._typing_since.pop(session.user_id, None)
-        self._broadcast("chat:user-typing", {"study_id": self.study_id, "user": session.user,
+        self._room_push("chat:user-typing", {"study_id": self.study_id, "user": session.user,
                                              "is_typing": message.is_typing},
                         except_user=session.user_id, droppable=True)
 
-    @handles(Broadcast)
-    def on_broadcast(self, message: Broadcast) -> None:
-        frame = protocol.encode_push(message.event, message.data)
-        for session in self.sessions.values():
-            if session is not message.except_session:
-                session.push(frame)
+    @handles(RoomPush)
+    def on_room_push(self, message: RoomPush) -> None:
+        """A push from this room on another node, or one the registry asked for."""
+        self._push_local(message.event, message.data, except_user=message.except_user,
+                         except_session=message.except_session, call_only=message.call_only,
+                         droppable=message.droppable)
 
     @handles(StatusChanged)
     def on_status(self, message: StatusChanged) -> None:
-        if message.user_id in self.online:
-            self._broadcast("presence:user-status-changed",
-                            {"user_id": message.user_id, "status": message.status})
+        self._room_push("presence:user-status-changed",
+                        {"user_id": message.user_id, "status": message.status})
 
-    def _broadcast(self, event: str, data: dict[str, Any], *, except_user: str | None = None,
+    def _room_push(self, event: str, data: dict[str, Any], *, except_user: str | None = None,
+                   except_session: str | None = None, call_only: bool = False,
                    droppable: bool = False) -> None:
+        """A non-durable push to this room's sessions on every node."""
+        self._push_local(event, data, except_user=except_user, except_session=except_session,
+                         call_only=call_only, droppable=droppable)
+        self.bus.publish_study(self.study_id, {
+            "t": "push", "study_id": self.study_id, "event": event, "data": data,
+            "except_user": except_user, "except_session": except_session,
+            "call_only": call_only, "droppable": droppable})
+
+    def _push_local(self, event: str, data: dict[str, Any], *, except_user: str | None = None,
+                    except_session: str | None = None, call_only: bool = False,
+                    droppable: bool = False) -> None:
         frame = protocol.encode_push(event, data)
-        for session in self.sessions.values():
-            if session.user_id != except_user:
+        targets = self.call.local if call_only else self.sessions
+        for session_id, session in targets.items():
+            if session_id != except_session and session.user_id != except_user:
                 session.push(frame, droppable)
 
     # --- video call ---------------------------------------------------------------------------
@@ -343,25 +394,53 @@ class RoomActor(Actor):
         try:
             if session.session_id not in self.sessions:
                 raise ApiError("FORBIDDEN", message="join the study's room first")
-            if event == "video:join-room":
-                result: Any = self.call.join(session)
-            elif event == "video:leave-room":
-                self.call.leave(session)
-                result = {}
-            elif event in ("video:offer", "video:answer", "video:ice-candidate"):
-                self.call.relay(session, event, data)
-                result = {}
-            elif event == "chat:video-message":
-                await realtime_queries.check_not_restricted(session.user_id, "MESSAGE")
-                self.call.chat(session, data)
-                result = {}
-            else:
-                self.call.set_state(session, event, data)
-                result = {}
+            result = await self._call_command(session, event, data)
         except ApiError as exc:
             session.reply_error(message.ref, exc)
             return
         session.reply(message.ref, result)
+
+    async def _call_command(self, session: SessionActor, event: str,
+                            data: dict[str, Any]) -> dict[str, Any]:
+        if event == "video:join-room":
+            reply, is_new = await self.call.join(session)
+            if is_new:
+                self._room_push("video:user-joined", {
+                    "study_id": self.study_id, "session_id": session.session_id,
+                    "user": session.user}, except_session=session.session_id, call_only=True)
+            return reply
+        if event == "video:leave-room":
+            if await self.call.leave(session):
+                self._call_left(session.session_id, session.user_id)
+            return {}
+        if event in ("video:offer", "video:answer", "video:ice-candidate"):
+            target, node, payload = await self.call.relay_target(session, event, data)
+            if target in self.call.local:
+                self.call.local[target].push_event(event, payload)
+            else:
+                self.bus.publish_node(node, {"t": "relay", "session_id": target,
+                                             "event": event, "data": payload})
+            return {}
+        if event == "chat:video-message":
+            await realtime_queries.check_not_restricted(session.user_id, "MESSAGE")
+            await self.call.participant(session)
+            self._room_push("chat:video-message-received", self.call.chat_payload(session, data),
+                            call_only=True)
+            return {}
+        state = await self.call.set_state(session, event, data)
+        self._room_push("video:peer-state", state, except_session=session.session_id,
+                        call_only=True)
+        return {}
+
+    def _call_left(self, session_id: str, user_id: str | None) -> None:
+        self._room_push("video:user-left", {"study_id": self.study_id, "session_id": session_id,
+                                            "user_id": user_id}, call_only=True)
+
+    @handles(CallParticipantGone)
+    def on_call_participant_gone(self, message: CallParticipantGone) -> None:
+        self._push_local("video:user-left", {"study_id": self.study_id,
+                                             "session_id": message.session_id,
+                                             "user_id": message.user_id}, call_only=True)
 
 
 def _room_removed(study_id: str) -> Any:

@@ -50,20 +50,24 @@ class ProbeHandler(ApiHandler):
 class HealthHandler(ProbeHandler):
     async def get(self) -> None:
         db_ok = await database_reachable()
+        bus = self.node.bus
+        redis_ok = bus.healthy if bus is not None and self.node.settings.redis_url else None
         self.write_json(200 if db_ok else 503, {
-            "status": "ok" if db_ok else "degraded",
+            "status": "ok" if db_ok and redis_ok is not False else "degraded",
             "node": self.node.settings.node_id,
             "db": db_ok,
-            "redis": None,
+            "redis": redis_ok,
         })
 
 
 class ReadyHandler(ProbeHandler):
     async def get(self) -> None:
         db_ok = await database_reachable()
-        ready = db_ok and not self.node.draining
+        bus = self.node.bus
+        bus_ok = bus is None or bus.healthy
+        ready = db_ok and bus_ok and not self.node.draining
         self.write_json(200 if ready else 503, {
-            "ready": ready, "node": self.node.settings.node_id, "db": db_ok,
+            "ready": ready, "node": self.node.settings.node_id, "db": db_ok, "bus": bus_ok,
             "draining": self.node.draining,
         })
 

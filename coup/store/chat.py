@@ -22,7 +22,7 @@ from coup.store.events import append_event, db_write, lock_study, record_events,
 from coup.store.fields import new_id, utcnow
 from coup.store.models import File, Message, Study, StudyMember, StudyReadCursor, User
 from coup.store.notifications import ChatItem, chat_preview, mark_chat_read_upto, notify_chat
-from coup.store.study_access import active_member_ids
+from coup.store.study_access import access_study, active_member_ids
 from coup.store.views import user_summary
 from coup.validation import clean_text
 
@@ -201,8 +201,7 @@ def load_message(study_id: str, message_id: str) -> tuple[Message, User, File | 
 @db_write
 def edit_message(study_id: str, message_id: str, user_id: str, raw_content: Any) -> dict[str, Any]:
     study = lock_study(study_id)
-    if study is None or study.status == "DELETED":
-        raise NotFound()
+    access_study(study_id, user_id, study=study)
     message, author, file = load_message(study_id, message_id)
     if message.user_id != user_id:
         raise Forbidden(message="only the author can edit a message")
@@ -222,12 +221,11 @@ def edit_message(study_id: str, message_id: str, user_id: str, raw_content: Any)
 
 
 @db_write
-def delete_message(study_id: str, message_id: str, user_id: str, is_st_admin: bool) -> None:
+def delete_message(study_id: str, message_id: str, user_id: str) -> None:
     study = lock_study(study_id)
-    if study is None or study.status == "DELETED":
-        raise NotFound()
+    access = access_study(study_id, user_id, study=study)
     message, _, _ = load_message(study_id, message_id)
-    if message.user_id != user_id and not is_st_admin:
+    if message.user_id != user_id and not access.is_st_admin:
         raise Forbidden(message="only the author or a study admin can delete a message")
     Message.update(deleted_at=utcnow(), deleted_by=user_id).where(
         Message.id == message_id).execute()
@@ -324,3 +322,31 @@ def search_messages(study_id: str, q: str | None, start: datetime | None, end: d
                 .paginate(page, limit))
     return _views(rows), total
 
+
+
+@db_task
+def check_can_post(study_id: str, user_id: str) -> None:
+    """The checks a REST post makes before validation: MEMBER, STUDY_CLOSED, RESTRICTED."""
+    access_study(study_id, user_id, writable=True)
+    user = User.get_by_id(user_id)
+    error = restriction_error(user, "MESSAGE", utcnow())
+    if error is not None:
+        raise error
+
+
+@db_task
+def check_member(study_id: str, user_id: str) -> int:
+    """MEMBER access; returns the study's last seq (for cursor pagination)."""
+    return access_study(study_id, user_id).study.last_seq
+
+
+@db_task
+def message_seq(study_id: str, message_id: str, user_id: str) -> int:
+    """MEMBER access, then the seq of a live message of this study (NOT_FOUND otherwise)."""
+    access_study(study_id, user_id)
+    seq = Message.select(Message.seq).where(
+        (Message.id == message_id) & (Message.study == study_id)
+        & Message.deleted_at.is_null()).scalar()
+    if seq is None:
+        raise NotFound()
+    return int(seq)

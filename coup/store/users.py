@@ -21,7 +21,9 @@ from coup.pagination import Page, PageRequest, paginate
 from coup.store import views
 from coup.store.accounts import me_view
 from coup.store.db import db_task, db_transaction, is_postgres
+from coup.store.events import db_write
 from coup.store.fields import utcnow
+from coup.store.membership import leave_all_memberships_now
 from coup.store.models import (
     AdminRole,
     Attendance,
@@ -210,7 +212,7 @@ def change_password(user_id: str, new_hash: str, *, expected_hash: str | None,
 # --- account deletion -------------------------------------------------------------------------
 
 
-@db_transaction
+@db_write
 def delete_account(user_id: str) -> DeletedAccount:
     """COUP.md §7.2 DELETE /api/users/me, steps 1-5 and the revocation of step 6."""
     user = _lock_user(user_id)
@@ -229,32 +231,12 @@ def delete_account(user_id: str) -> DeletedAccount:
     ).where(User.id == user_id).execute()
     OAuthAccount.delete().where(OAuthAccount.user == user_id).execute()
     AdminRole.delete().where(AdminRole.user == user_id).execute()
-    _leave_studies(user_id, now)
+    leave_all_memberships_now(user_id)
     _leave_groups(user_id, user.email, now)
     Notification.delete().where(Notification.user == user_id).execute()
     Task.delete().where(Task.user == user_id).execute()
     revoked = revoke_user_sessions_now(user_id, "DELETED")
     return DeletedAccount(user.avatar, revoked)
-
-
-def _leave_studies(user_id: str, now: datetime) -> None:
-    StudyMember.delete().where(StudyMember.user == user_id,
-                               StudyMember.status == "PENDING").execute()
-    left = [m.study_id for m in StudyMember.select(StudyMember.study).join(Study)
-            .where(StudyMember.user == user_id, StudyMember.status == "ACTIVE",
-                   Study.status != "DELETED")]
-    StudyMember.update(status="LEFT", left_at=now).where(
-        StudyMember.user == user_id, StudyMember.status == "ACTIVE").execute()
-    _on_memberships_left(left, user_id)
-
-
-def _on_memberships_left(study_ids: list[str], user_id: str) -> None:
-    """Call point for the study event log: the user has just become LEFT in these studies.
-
-    The event log (being written separately) will append `study:member-left {reason: "left"}`
-    to each study here, inside the caller's transaction, so the events commit or roll back with
-    the deletion. Until then this does nothing.
-    """
 
 
 def _leave_groups(user_id: str, old_email: str, now: datetime) -> None:

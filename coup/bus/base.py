@@ -1,0 +1,126 @@
+"""The node-coordination bus: one interface, two implementations (ARCHITECTURE §5).
+
+`MemoryBus` (embedded default) serves one process: every session is local, so it has nothing
+to send anywhere and keeps presence, calls and limits in dicts. `RedisStreamBus` serves a
+cluster: each node reads its own inbox stream, and messages go only to the nodes that have
+sessions for the study or user concerned.
+
+The bus carries only what is already committed (or ephemeral, like typing and signalling): it
+is never the only copy of durable data. A lost bus message is repaired from the database by the
+receiving room (seq gap repair), so publishing never blocks or fails a write.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# A message between nodes: a small JSON-able dict with a "t" (type) key.
+BusMessage = dict[str, Any]
+BusHandler = Callable[[BusMessage], None]
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """Whether a user's cluster-wide presence in a study flipped."""
+
+    became_online: bool = False
+    became_offline: bool = False
+
+
+class CallFullError(Exception):
+    """The call already has the maximum number of participants."""
+
+
+class Bus(abc.ABC):
+    node_id: str
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def start(self, deliver: BusHandler, on_reconnect: Callable[[], None]) -> None:
+        """Start reading this node's inbox; `deliver` gets each message from other nodes and
+        `on_reconnect` runs after an outage, so rooms can repair gaps."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def healthy(self) -> bool:
+        """False while the bus cannot publish or read (readiness reports it)."""
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    # --- routing ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def watch_study(self, study_id: str) -> None:
+        """This node now has a room for the study: route its traffic here."""
+
+    @abc.abstractmethod
+    async def unwatch_study(self, study_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def watch_user(self, user_id: str) -> None:
+        """This node now has a session of the user: route their pushes here."""
+
+    @abc.abstractmethod
+    async def unwatch_user(self, user_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def publish_study(self, study_id: str, message: BusMessage) -> None:
+        """To the other nodes that have a room for the study (never blocks)."""
+
+    @abc.abstractmethod
+    def publish_user(self, user_id: str, message: BusMessage) -> None:
+        """To the other nodes that have sessions of the user (never blocks)."""
+
+    @abc.abstractmethod
+    def publish_node(self, node_id: str, message: BusMessage) -> None:
+        """To one other node (a signalling relay to a session there)."""
+
+    @abc.abstractmethod
+    def publish_all(self, message: BusMessage) -> None:
+        """To every other live node (revocations, settings cache clears)."""
+
+    # --- cluster-wide state -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def presence_join(self, study_id: str, user: dict[str, Any]) -> PresenceChange:
+        """One more session of the user in the study's room on this node."""
+
+    @abc.abstractmethod
+    async def presence_leave(self, study_id: str, user_id: str) -> PresenceChange:
+        """One fewer session of the user in the study's room on this node."""
+
+    @abc.abstractmethod
+    async def online_users(self, study_id: str) -> dict[str, dict[str, Any]]:
+        """user id -> UserSummary of everyone online in the study, cluster-wide."""
+
+    @abc.abstractmethod
+    async def call_join(self, study_id: str, session_id: str, info: dict[str, Any],
+                        cap: int) -> dict[str, dict[str, Any]]:
+        """Add a participant atomically under the cap (CallFullError); returns the others."""
+
+    @abc.abstractmethod
+    async def call_update(self, study_id: str, session_id: str, info: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    async def call_leave(self, study_id: str, session_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def call_participants(self, study_id: str) -> dict[str, dict[str, Any]]:
+        """session id -> participant info (with its node) of the study's call."""
+
+    @abc.abstractmethod
+    async def hit_rate(self, key: str, count: int, window_seconds: float) -> float:
+        """A cluster-wide sliding-window limit: 0 when allowed, else seconds to wait."""
+
+    @abc.abstractmethod
+    async def acquire_job_lock(self, name: str, ttl_seconds: float) -> bool:
+        """Jobs run on one node at a time (COUP.md §12)."""

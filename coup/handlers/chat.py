@@ -1,0 +1,163 @@
+"""Chat over REST (COUP.md §7.7): the same RoomActor, rate limit and events as the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from coup.actors.messages import PostMessage
+from coup.actors.runtime import MailboxFull
+from coup.errors import ApiError, ValidationError
+from coup.handlers.base import ApiHandler
+from coup.pagination import pagination_view, parse_page
+from coup.store import chat as chat_store
+from coup.store.chat import MessageDraft, WriteOutcome
+from coup.validation import parse_query_int
+
+# A REST post waits at most this long for its group commit before answering OVERLOADED.
+POST_TIMEOUT_SECONDS = 10.0
+HISTORY_DEFAULT_LIMIT = 50
+
+
+class ChatHandler(ApiHandler):
+    async def get(self, study_id: str) -> None:
+        """History by seq cursor (§1 item 8), ascending."""
+        auth = self.require_user()
+        before = self.get_query_argument("before_seq", None)
+        after = self.get_query_argument("after_seq", None)
+        if before and after:
+            raise ValidationError({"before_seq": "send before_seq or after_seq, not both"})
+        before_seq = parse_query_int(before, "before_seq", 0, 0, 2**62) if before else None
+        after_seq = parse_query_int(after, "after_seq", 0, 0, 2**62) if after else None
+        limit = parse_query_int(self.get_query_argument("limit", None), "limit",
+                                HISTORY_DEFAULT_LIMIT, 1, 100)
+        latest_seq = await chat_store.check_member(study_id, auth.user.id)
+        messages, has_more = await chat_store.history_page(study_id, before_seq, after_seq,
+                                                           limit)
+        self.ok(messages, pagination={
+            "limit": limit, "has_more": has_more,
+            "oldest_seq": messages[0]["seq"] if messages else None,
+            "newest_seq": messages[-1]["seq"] if messages else None,
+            "latest_seq": latest_seq,
+        })
+
+    async def post(self, study_id: str) -> None:
+        auth = self.require_user()
+        await chat_store.check_can_post(study_id, auth.user.id)
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ValidationError({"body": "must be a JSON object"})
+        unknown = set(body) - {"content", "client_id", "file_id"}
+        if unknown:
+            raise ValidationError({name: "is not a known field" for name in unknown})
+        file_id = body.get("file_id")
+        if file_id is not None and not isinstance(file_id, str):
+            raise ValidationError({"file_id": "must be a string"})
+        content = chat_store.clean_content(body.get("content"), has_file=bool(file_id))
+        client_id = chat_store.check_client_id(body.get("client_id")) or str(uuid.uuid4())
+        outcome = await post_through_room(self.node, study_id,
+                                          MessageDraft(auth.user.id, content, client_id,
+                                                       file_id or None))
+        self.ok(outcome.message, status=201 if outcome.created else 200)
+
+
+async def post_through_room(node: Any, study_id: str, draft: MessageDraft) -> WriteOutcome:
+    """Hand a message to the study's RoomActor and wait for its group commit."""
+    future: asyncio.Future[WriteOutcome] = asyncio.get_running_loop().create_future()
+
+    def answer(outcome: WriteOutcome | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
+
+    room = await node.registry.room_for(study_id)
+    try:
+        room.tell(PostMessage(draft, answer, time.perf_counter()))
+    except MailboxFull:
+        raise ApiError("OVERLOADED", message="the study's chat is busy; retry shortly") from None
+    try:
+        return await asyncio.wait_for(future, POST_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise ApiError("OVERLOADED", message="the message was not committed in time") from None
+
+
+class ChatMessageHandler(ApiHandler):
+    async def patch(self, study_id: str, message_id: str) -> None:
+        auth = self.require_user()
+        body = self.json_body()
+        if not isinstance(body, dict) or set(body) - {"content"}:
+            raise ValidationError({name: "is not a known field"
+                                   for name in (set(body) - {"content"} if isinstance(body, dict)
+                                                else {"body"})})
+        view = await chat_store.edit_message(study_id, message_id, auth.user.id,
+                                             body.get("content"))
+        self.ok(view)
+
+    async def delete(self, study_id: str, message_id: str) -> None:
+        auth = self.require_user()
+        await chat_store.delete_message(study_id, message_id, auth.user.id)
+        self.ok(None)
+
+
+class ChatReadHandler(ApiHandler):
+    async def post(self, study_id: str, message_id: str) -> None:
+        auth = self.require_user()
+        self.json_body(allow_empty=True)
+        seq = await chat_store.message_seq(study_id, message_id, auth.user.id)
+        moved = await chat_store.move_read_cursor(study_id, auth.user.id, seq)
+        await self.node.registry.after_cursor_move(None, study_id, auth.user.id, moved)
+        self.ok({"last_read_seq": moved.last_read_seq, "unread_messages": moved.unread_messages})
+
+
+class ReadCursorsHandler(ApiHandler):
+    async def get(self, study_id: str) -> None:
+        auth = self.require_user()
+        await chat_store.check_member(study_id, auth.user.id)
+        self.ok(await chat_store.read_cursors(study_id))
+
+
+class ChatSearchHandler(ApiHandler):
+    async def get(self, study_id: str) -> None:
+        auth = self.require_user()
+        problems: dict[str, str] = {}
+        q = (self.get_query_argument("q", "") or "").strip()
+        if len(q) > 100:
+            problems["q"] = "must be at most 100 characters"
+        start = _local_date(self.get_query_argument("start_date", None), "start_date", problems)
+        end = _local_date(self.get_query_argument("end_date", None), "end_date", problems)
+        if start and end and start > end:
+            problems["start_date"] = "must not be after end_date"
+        user_id = self.get_query_argument("user_id", None) or None
+        if problems:
+            raise ValidationError(problems)
+        page = parse_page(self.get_query_argument("page", None),
+                          self.get_query_argument("limit", None), default_limit=20)
+        await chat_store.check_member(study_id, auth.user.id)
+        tz = self.node.settings.tz
+        start_utc = _to_utc(start, tz) if start else None
+        end_utc = _to_utc(end + timedelta(days=1), tz) if end else None
+        rows, total = await chat_store.search_messages(study_id, q or None, start_utc, end_utc,
+                                                       user_id, page.page, page.limit)
+        self.ok(rows, pagination=pagination_view(page, total))
+
+
+def _local_date(raw: str | None, name: str, problems: dict[str, str]) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d")
+    except ValueError:
+        problems[name] = "must be a date YYYY-MM-DD"
+        return None
+
+
+def _to_utc(local_midnight: datetime, tz: Any) -> datetime:
+    from datetime import UTC
+
+    return local_midnight.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
