@@ -11,28 +11,13 @@ import pytest
 from coup.errors import ApiError
 from coup.handlers import invites as invite_handlers
 from coup.ratelimit import SlidingWindowLimiter
-from coup.store.db import db_task, db_transaction
+from coup.store.db import db_task
 from coup.store.invites import INVITE_ALPHABET, check_invite_code
-from coup.store.models import Study, StudyMember
+from coup.store.models import Study
 from tests.conftest import Api, LiveServer, User, error_code
+from tests.test_studies import add_member, assert_no_email, set_study, study_row
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-@db_transaction
-def _set_study(study_id: str, **fields: Any) -> None:
-    Study.update(**fields).where(Study.id == study_id).execute()
-
-
-@db_transaction
-def _add_member(study_id: str, user_id: str, status: str = "ACTIVE",
-                role: str = "MEMBER") -> None:
-    StudyMember.create(study=study_id, user=user_id, role=role, status=status)
-
-
-@db_task
-def _study_row(study_id: str) -> dict[str, Any]:
-    return Study.select().where(Study.id == study_id).dicts().get()
 
 
 @db_task
@@ -43,16 +28,6 @@ def _check_code(study_id: str, code: str) -> str | None:
     except ApiError as exc:
         return exc.code
     return None
-
-
-def assert_no_email(value: Any) -> None:
-    if isinstance(value, dict):
-        assert "email" not in value, value
-        for item in value.values():
-            assert_no_email(item)
-    elif isinstance(value, list):
-        for item in value:
-            assert_no_email(item)
 
 
 def _instant(text: str) -> datetime:
@@ -100,14 +75,14 @@ def test_create_invite_returns_the_invite_object(api: Api, server: LiveServer) -
     lifetime = _instant(invite["expires_at"]) - _instant(invite["created_at"])
     assert lifetime == timedelta(hours=168)
     assert_no_email(invite)
-    assert server.call(_study_row(study["id"]))["invite_code"] == code
+    assert server.call(study_row(study["id"]))["invite_code"] == code
     assert owner.http.get(_invite_url(study["id"])).json()["data"] == invite
 
 
 def test_max_uses_is_lowered_to_the_free_slots(api: Api, server: LiveServer) -> None:
     owner, member = api.signup(), api.signup()
     study = api.create_study(owner, max_members=4)
-    server.call(_add_member(study["id"], member.id))
+    server.call(add_member(study["id"], member.id))
     invite = _create(owner, study["id"], max_uses=50, expires_in_hours=2)
     assert (invite["max_uses"], invite["available_slots"]) == (2, 2)
     assert _instant(invite["expires_at"]) - _instant(invite["created_at"]) == timedelta(hours=2)
@@ -118,7 +93,7 @@ def test_creating_again_replaces_the_code_and_resets_uses(api: Api, server: Live
     owner = api.signup()
     study = api.create_study(owner)
     first = _create(owner, study["id"])
-    server.call(_set_study(study["id"], invite_code_used_count=3))
+    server.call(set_study(study["id"], invite_code_used_count=3))
     second = _create(owner, study["id"], max_uses=5)
     assert second["invite_code"] != first["invite_code"]
     assert (second["used_count"], second["max_uses"]) == (0, 5)
@@ -140,13 +115,13 @@ def test_invite_input_is_validated(api: Api) -> None:
 def test_full_or_closed_studies_get_no_new_code(api: Api, server: LiveServer) -> None:
     owner, member = api.signup(), api.signup()
     study = api.create_study(owner, max_members=2)
-    server.call(_add_member(study["id"], member.id))
+    server.call(add_member(study["id"], member.id))
     for path in (_invite_url(study["id"]), f"{_invite_url(study['id'])}/regenerate"):
         response = owner.http.post(path, json={})
         assert response.status_code == 409 and error_code(response) == "STUDY_FULL"
     closed = api.create_study(owner)
     _create(owner, closed["id"])
-    server.call(_set_study(closed["id"], status="CLOSED"))
+    server.call(set_study(closed["id"], status="CLOSED"))
     for path in (_invite_url(closed["id"]), f"{_invite_url(closed['id'])}/regenerate"):
         assert error_code(owner.http.post(path, json={})) == "STUDY_CLOSED"
     assert owner.http.get(_invite_url(closed["id"])).json()["data"]["state"] == "active"
@@ -159,8 +134,8 @@ def test_invite_management_needs_a_study_admin(api: Api, server: LiveServer) -> 
     public = api.create_study(owner)
     private = api.create_study(owner, is_public=False)
     for study in (public, private):
-        server.call(_add_member(study["id"], admin.id, role="ADMIN"))
-        server.call(_add_member(study["id"], member.id))
+        server.call(add_member(study["id"], admin.id, role="ADMIN"))
+        server.call(add_member(study["id"], member.id))
     calls = (("post", ""), ("get", ""), ("delete", ""), ("post", "/regenerate"))
     for study in (public, private):
         base = _invite_url(study["id"])
@@ -184,7 +159,7 @@ def test_regenerate_keeps_max_uses_and_lifetime_when_omitted(api: Api,
     owner = api.signup()
     study = api.create_study(owner)
     first = _create(owner, study["id"], expires_in_hours=48, max_uses=5)
-    server.call(_set_study(study["id"], invite_code_used_count=2))
+    server.call(set_study(study["id"], invite_code_used_count=2))
     response = owner.http.post(f"{_invite_url(study['id'])}/regenerate")
     assert response.status_code == 201, response.text
     again = response.json()["data"]
@@ -209,7 +184,7 @@ def test_revoke_removes_the_code(api: Api, server: LiveServer, limiter: None) ->
     response = owner.http.delete(_invite_url(study["id"]))
     assert response.status_code == 200 and response.json()["data"] is None
     assert owner.http.get(_invite_url(study["id"])).json()["data"] is None
-    row = server.call(_study_row(study["id"]))
+    row = server.call(study_row(study["id"]))
     assert (row["invite_code"], row["invite_code_max_uses"], row["invite_code_created_by"]) == (
         None, None, None)
     assert error_code(api.anonymous().get(f"/api/studies/join/{code}")) == "INVITE_NOT_FOUND"
@@ -222,7 +197,7 @@ def test_invite_changes_append_no_study_events(api: Api, server: LiveServer) -> 
     _create(owner, study["id"])
     owner.http.post(f"{_invite_url(study['id'])}/regenerate")
     owner.http.delete(_invite_url(study["id"]))
-    assert server.call(_study_row(study["id"]))["last_seq"] == 0
+    assert server.call(study_row(study["id"]))["last_seq"] == 0
 
 
 # --- preview and redemption checks ------------------------------------------------------------
@@ -232,7 +207,7 @@ def test_preview_shows_a_private_study_to_anyone_with_the_code(api: Api, server:
                                                                limiter: None) -> None:
     owner, member = api.signup(), api.signup()
     study = api.create_study(owner, is_public=False, max_members=5)
-    server.call(_add_member(study["id"], member.id))
+    server.call(add_member(study["id"], member.id))
     invite = _create(owner, study["id"], max_uses=2)
     response = api.anonymous().get(f"/api/studies/join/{invite['invite_code'].lower()}")
     assert response.status_code == 200, response.text
@@ -253,19 +228,19 @@ def test_preview_errors_for_unusable_codes(api: Api, server: LiveServer, limiter
     for missing in ("ZZZZZZZZ", "abc", "ABCDEFG0"):
         response = api.anonymous().get(f"/api/studies/join/{missing}")
         assert response.status_code == 404 and error_code(response) == "INVITE_NOT_FOUND"
-    server.call(_set_study(study["id"], invite_code_used_count=10))
+    server.call(set_study(study["id"], invite_code_used_count=10))
     response = api.anonymous().get(url)
     assert response.status_code == 410 and error_code(response) == "INVITE_EXHAUSTED"
     assert server.call(_check_code(study["id"], code)) == "INVITE_EXHAUSTED"
-    server.call(_set_study(study["id"], invite_code_expires_at=datetime(2020, 1, 1)))
+    server.call(set_study(study["id"], invite_code_expires_at=datetime(2020, 1, 1)))
     response = api.anonymous().get(url)
     assert response.status_code == 410 and error_code(response) == "INVITE_EXPIRED"
     assert server.call(_check_code(study["id"], code)) == "INVITE_EXPIRED"
-    server.call(_set_study(study["id"], invite_code_used_count=0,
+    server.call(set_study(study["id"], invite_code_used_count=0,
                            invite_code_expires_at=datetime(2999, 1, 1), is_hidden=True))
     assert error_code(api.anonymous().get(url)) == "INVITE_NOT_FOUND"
     assert server.call(_check_code(study["id"], code)) == "INVITE_NOT_FOUND"
-    server.call(_set_study(study["id"], is_hidden=False, status="DELETED"))
+    server.call(set_study(study["id"], is_hidden=False, status="DELETED"))
     assert error_code(api.anonymous().get(url)) == "INVITE_NOT_FOUND"
 
 
@@ -277,7 +252,7 @@ def test_check_invite_code_matches_only_this_studys_active_code(api: Api,
     other_code = _create(owner, other["id"])["invite_code"]
     assert server.call(_check_code(study["id"], code.lower())) is None
     assert server.call(_check_code(study["id"], other_code)) == "INVITE_NOT_FOUND"
-    server.call(_set_study(study["id"], status="CLOSED"))
+    server.call(set_study(study["id"], status="CLOSED"))
     assert server.call(_check_code(study["id"], code)) is None  # the join flow says CLOSED
 
 

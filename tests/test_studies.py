@@ -9,8 +9,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from coup.store import system_settings
 from coup.store.db import db_task, db_transaction
 from coup.store.events import Effects, events_after
@@ -22,12 +20,12 @@ from tests.conftest import Api, LiveServer, error_code
 
 
 @db_transaction
-def _set_study(study_id: str, **fields: Any) -> None:
+def set_study(study_id: str, **fields: Any) -> None:
     Study.update(**fields).where(Study.id == study_id).execute()
 
 
 @db_transaction
-def _add_member(study_id: str, user_id: str, status: str = "ACTIVE", role: str = "MEMBER",
+def add_member(study_id: str, user_id: str, status: str = "ACTIVE", role: str = "MEMBER",
                 minutes_ago: int = 0) -> None:
     joined = utcnow() - timedelta(minutes=minutes_ago)
     StudyMember.create(study=study_id, user=user_id, role=role, status=status,
@@ -57,12 +55,12 @@ def _grant_admin(user_id: str) -> None:
 
 
 @db_task
-def _study_row(study_id: str) -> dict[str, Any]:
+def study_row(study_id: str) -> dict[str, Any]:
     return Study.select().where(Study.id == study_id).dicts().get()
 
 
 @db_task
-def _member_rows(study_id: str) -> dict[str, dict[str, Any]]:
+def member_rows(study_id: str) -> dict[str, dict[str, Any]]:
     rows = StudyMember.select().where(StudyMember.study == study_id).dicts()
     return {row["user"]: row for row in rows}
 
@@ -140,10 +138,10 @@ def test_create_study_makes_the_creator_its_active_owner(api: Api, server: LiveS
     assert study["my_joined_at"].endswith("Z") and study["is_hidden"] is False
     assert study["owner"] == {"id": owner.id, "name": owner.name, "avatar": None}
     assert_no_email(study)
-    member = server.call(_member_rows(study["id"]))[owner.id]
+    member = server.call(member_rows(study["id"]))[owner.id]
     assert (member["role"], member["status"]) == ("OWNER", "ACTIVE")
     assert member["joined_at"] is not None and member["approved_at"] is not None
-    assert server.call(_study_row(study["id"]))["last_seq"] == 0
+    assert server.call(study_row(study["id"]))["last_seq"] == 0
 
 
 def test_create_study_removes_duplicate_tags_case_insensitively(api: Api) -> None:
@@ -232,9 +230,9 @@ def test_create_study_needs_a_session(api: Api) -> None:
 def test_detail_lists_active_members_by_role_without_emails(api: Api, server: LiveServer) -> None:
     owner, admin, member, applicant = (api.signup() for _ in range(4))
     study = api.create_study(owner)
-    server.call(_add_member(study["id"], member.id, minutes_ago=60))
-    server.call(_add_member(study["id"], admin.id, role="ADMIN", minutes_ago=1))
-    server.call(_add_member(study["id"], applicant.id, status="PENDING"))
+    server.call(add_member(study["id"], member.id, minutes_ago=60))
+    server.call(add_member(study["id"], admin.id, role="ADMIN", minutes_ago=1))
+    server.call(add_member(study["id"], applicant.id, status="PENDING"))
     response = api.anonymous().get(f"/api/studies/{study['id']}")
     assert response.status_code == 200
     data = response.json()["data"]
@@ -250,9 +248,9 @@ def test_detail_lists_active_members_by_role_without_emails(api: Api, server: Li
 def test_pending_requests_count_is_for_study_admins_only(api: Api, server: LiveServer) -> None:
     owner, admin, member, applicant = (api.signup() for _ in range(4))
     study = api.create_study(owner, is_public=False)
-    server.call(_add_member(study["id"], admin.id, role="ADMIN"))
-    server.call(_add_member(study["id"], member.id))
-    server.call(_add_member(study["id"], applicant.id, status="PENDING"))
+    server.call(add_member(study["id"], admin.id, role="ADMIN"))
+    server.call(add_member(study["id"], member.id))
+    server.call(add_member(study["id"], applicant.id, status="PENDING"))
     url = f"/api/studies/{study['id']}"
     assert owner.http.get(url).json()["data"]["pending_requests"] == 1
     assert admin.http.get(url).json()["data"]["pending_requests"] == 1
@@ -278,17 +276,17 @@ def test_private_study_needs_membership_or_an_active_invite_code(api: Api,
     assert api.anonymous().get(url, params={"invite_code": code}).status_code == 200
     assert error_code(outsider.http.get(url, params={"invite_code": other_code})) == "NOT_FOUND"
     assert error_code(outsider.http.get(url, params={"invite_code": "ZZZZZZZZ"})) == "NOT_FOUND"
-    server.call(_set_study(study["id"], invite_code_expires_at=utcnow() - timedelta(seconds=1)))
+    server.call(set_study(study["id"], invite_code_expires_at=utcnow() - timedelta(seconds=1)))
     assert error_code(outsider.http.get(url, params={"invite_code": code})) == "NOT_FOUND"
 
 
 def test_hidden_study_is_not_found_for_outsiders(api: Api, server: LiveServer) -> None:
     owner, member, outsider = api.signup(), api.signup(), api.signup()
     study = api.create_study(owner)
-    server.call(_add_member(study["id"], member.id))
+    server.call(add_member(study["id"], member.id))
     code = owner.http.post(f"/api/studies/{study['id']}/invite",
                            json={}).json()["data"]["invite_code"]
-    server.call(_set_study(study["id"], is_hidden=True, hidden_reason="spam"))
+    server.call(set_study(study["id"], is_hidden=True, hidden_reason="spam"))
     url = f"/api/studies/{study['id']}"
     assert error_code(outsider.http.get(url)) == "NOT_FOUND"
     assert error_code(api.anonymous().get(url, params={"invite_code": code})) == "NOT_FOUND"
@@ -298,7 +296,7 @@ def test_hidden_study_is_not_found_for_outsiders(api: Api, server: LiveServer) -
 def test_closed_public_study_stays_visible_and_read_only(api: Api, server: LiveServer) -> None:
     owner, outsider = api.signup(), api.signup()
     study = api.create_study(owner)
-    server.call(_set_study(study["id"], status="CLOSED", closed_at=utcnow(),
+    server.call(set_study(study["id"], status="CLOSED", closed_at=utcnow(),
                            closed_reason="운영 종료"))
     url = f"/api/studies/{study['id']}"
     seen = outsider.http.get(url).json()["data"]
@@ -350,7 +348,7 @@ def test_owner_updates_settings_and_the_room_gets_study_updated(api: Api,
     assert (room["my_status"], room["my_role"], room["my_joined_at"]) == (None, None, None)
     assert_no_email(payload)
     assert events[1].payload["study"]["description"] == "바뀐 설명입니다. 열 글자 이상"
-    assert server.call(_study_row(study["id"]))["last_seq"] == 2
+    assert server.call(study_row(study["id"]))["last_seq"] == 2
 
 
 def test_update_refuses_fields_outside_the_whitelist(api: Api, server: LiveServer) -> None:
@@ -364,7 +362,7 @@ def test_update_refuses_fields_outside_the_whitelist(api: Api, server: LiveServe
                                                        "rating"}
     assert error_code(owner.http.patch(url, json={})) == "VALIDATION_ERROR"
     assert error_code(owner.http.patch(url, json={"name": None})) == "VALIDATION_ERROR"
-    row = server.call(_study_row(study["id"]))
+    row = server.call(study_row(study["id"]))
     assert (row["owner"], row["name"], row["last_seq"]) == (owner.id, study["name"], 0)
 
 
@@ -372,8 +370,8 @@ def test_update_max_members_between_active_count_and_setting(api: Api,
                                                             server: LiveServer) -> None:
     owner, a, b = api.signup(), api.signup(), api.signup()
     study = api.create_study(owner)
-    server.call(_add_member(study["id"], a.id))
-    server.call(_add_member(study["id"], b.id))
+    server.call(add_member(study["id"], a.id))
+    server.call(add_member(study["id"], b.id))
     url = f"/api/studies/{study['id']}"
     below = owner.http.patch(url, json={"max_members": 2})
     assert error_code(below) == "VALIDATION_ERROR" and "max_members" in below.json()["error"][
@@ -400,9 +398,9 @@ def test_turning_auto_approve_on_keeps_pending_applications(api: Api,
                                                           server: LiveServer) -> None:
     owner, applicant = api.signup(), api.signup()
     study = api.create_study(owner, auto_approve=False)
-    server.call(_add_member(study["id"], applicant.id, status="PENDING"))
+    server.call(add_member(study["id"], applicant.id, status="PENDING"))
     owner.http.patch(f"/api/studies/{study['id']}", json={"auto_approve": True})
-    assert server.call(_member_rows(study["id"]))[applicant.id]["status"] == "PENDING"
+    assert server.call(member_rows(study["id"]))[applicant.id]["status"] == "PENDING"
 
 
 def test_only_the_owner_may_edit_or_delete(api: Api, server: LiveServer) -> None:
@@ -410,8 +408,8 @@ def test_only_the_owner_may_edit_or_delete(api: Api, server: LiveServer) -> None
     public = api.create_study(owner)
     private = api.create_study(owner, is_public=False)
     for study in (public, private):
-        server.call(_add_member(study["id"], admin.id, role="ADMIN"))
-        server.call(_add_member(study["id"], member.id))
+        server.call(add_member(study["id"], admin.id, role="ADMIN"))
+        server.call(add_member(study["id"], member.id))
     for method in ("patch", "delete"):
         for study in (public, private):
             url = f"/api/studies/{study['id']}"
@@ -421,7 +419,7 @@ def test_only_the_owner_may_edit_or_delete(api: Api, server: LiveServer) -> None
             expected = "NOT_MEMBER" if study is public else "NOT_FOUND"
             assert error_code(getattr(outsider.http, method)(url, **send)) == expected
             assert error_code(getattr(api.anonymous(), method)(url, **send)) == "UNAUTHORIZED"
-    assert server.call(_study_row(public["id"]))["last_seq"] == 0
+    assert server.call(study_row(public["id"]))["last_seq"] == 0
 
 
 # --- delete -----------------------------------------------------------------------------------
@@ -431,18 +429,18 @@ def test_owner_soft_deletes_the_study(api: Api, server: LiveServer) -> None:
     owner, member, applicant = api.signup(), api.signup(), api.signup()
     study = api.create_study(owner)
     sid = study["id"]
-    server.call(_add_member(sid, member.id))
-    server.call(_add_member(sid, applicant.id, status="PENDING"))
+    server.call(add_member(sid, member.id))
+    server.call(add_member(sid, applicant.id, status="PENDING"))
     owner.http.post(f"/api/studies/{sid}/invite", json={})
     owner.http.patch(f"/api/studies/{sid}", json={"name": "삭제될 스터디"})
     effects = _captured_effects(server)
     response = owner.http.delete(f"/api/studies/{sid}")
     assert response.status_code == 200 and response.json()["data"] is None
-    row = server.call(_study_row(sid))
+    row = server.call(study_row(sid))
     assert (row["status"], row["invite_code"], row["invite_code_created_by"]) == (
         "DELETED", None, None)
     assert row["deleted_at"] is not None
-    assert set(server.call(_member_rows(sid))) == {owner.id, member.id}  # PENDING row removed
+    assert set(server.call(member_rows(sid))) == {owner.id, member.id}  # PENDING row removed
     events = _events(server, sid)
     assert [(e.seq, e.type) for e in events] == [(1, "study:updated"), (2, "study:deleted")]
     assert events[1].payload == {"study_id": sid, "seq": 2}
@@ -458,156 +456,6 @@ def test_owner_soft_deletes_the_study(api: Api, server: LiveServer) -> None:
 def test_owner_may_delete_a_closed_study(api: Api, server: LiveServer) -> None:
     owner = api.signup()
     study = api.create_study(owner)
-    server.call(_set_study(study["id"], status="CLOSED", closed_at=utcnow()))
+    server.call(set_study(study["id"], status="CLOSED", closed_at=utcnow()))
     assert owner.http.delete(f"/api/studies/{study['id']}").status_code == 200
-    assert server.call(_study_row(study["id"]))["status"] == "DELETED"
-
-
-# --- explore ----------------------------------------------------------------------------------
-
-
-def _explore(http: Any, **params: Any) -> Any:
-    response = http.get("/api/studies", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _names(body: Any) -> list[str]:
-    return [s["name"] for s in body["data"]]
-
-
-@pytest.fixture()
-def token() -> str:
-    """A word no other test's study contains, so explore results are this test's only."""
-    return f"q{secrets.token_hex(4)}"
-
-
-def test_explore_lists_only_public_visible_active_studies(api: Api, server: LiveServer,
-                                                          token: str) -> None:
-    owner = api.signup()
-    made = {kind: api.create_study(owner, name=f"{kind} {token}", is_public=kind != "private")
-            for kind in ("public", "private", "hidden", "closed", "deleted")}
-    server.call(_set_study(made["hidden"]["id"], is_hidden=True))
-    server.call(_set_study(made["closed"]["id"], status="CLOSED"))
-    owner.http.delete(f"/api/studies/{made['deleted']['id']}")
-    body = _explore(api.anonymous(), search=token)
-    assert _names(body) == [f"public {token}"]
-    assert body["pagination"]["total"] == 1
-    assert body["data"][0]["my_status"] is None
-    assert_no_email(body)
-    assert _explore(owner.http, search=token)["data"][0]["my_status"] == "ACTIVE"
-
-
-def test_explore_search_matches_name_description_or_an_exact_tag(api: Api, token: str) -> None:
-    owner = api.signup()
-    api.create_study(owner, name=f"N-{token.upper()}")
-    api.create_study(owner, name="설명으로 찾기", description=f"이 설명에 {token} 이 있어요")
-    api.create_study(owner, name="태그로 찾기", tags=["기타", f"Tag{token}"])
-    api.create_study(owner, name="부분 태그", tags=[f"x{token}x"])
-    found = _names(_explore(api.anonymous(), search=token, limit=100))
-    assert sorted(found) == sorted([f"N-{token.upper()}", "설명으로 찾기"])
-    by_tag = _names(_explore(api.anonymous(), search=f"TAG{token.upper()}"))
-    assert by_tag == ["태그로 찾기"]
-    assert _names(_explore(api.anonymous(), search=f"{token}%")) == []  # no LIKE wildcards
-
-
-def test_explore_category_filter_accepts_aliases_and_all(api: Api, token: str) -> None:
-    owner = api.signup()
-    for name, category, sub in (("dev", "개발", "웹"), ("read", "교양/취미", "독서"),
-                                ("draw", "교양/취미", "그림"), ("lang", "언어", None)):
-        api.create_study(owner, name=f"{name} {token}", category=category, sub_category=sub)
-
-    def names(**params: Any) -> list[str]:
-        return sorted(n.split()[0] for n in _names(_explore(api.anonymous(), search=token,
-                                                             **params)))
-
-    assert names() == names(category="전체") == ["dev", "draw", "lang", "read"]
-    assert names(category="개발") == names(category="프로그래밍") == ["dev"]
-    assert names(category="어학") == ["lang"]
-    assert names(category="취미") == ["draw", "read"]
-    assert names(category="독서") == ["read"]
-    assert names(category="교양/취미", sub_category="그림") == ["draw"]
-    assert names(category="교양/취미", sub_category="전체") == ["draw", "read"]
-    assert names(sub_category="웹") == ["dev"]
-    for params in ({"category": "요리"}, {"category": "개발", "sub_category": "그림"},
-                   {"sub_category": "없음"}):
-        response = api.anonymous().get("/api/studies", params=params)
-        assert error_code(response) == "VALIDATION_ERROR", params
-
-
-def test_explore_recruiting_filter_counts_active_members(api: Api, server: LiveServer,
-                                                         token: str) -> None:
-    owner, a, b = api.signup(), api.signup(), api.signup()
-    open_ = api.create_study(owner, name=f"open {token}", max_members=2)
-    paused = api.create_study(owner, name=f"paused {token}", is_recruiting=False)
-    full = api.create_study(owner, name=f"full {token}", max_members=2)
-    server.call(_add_member(open_["id"], a.id, status="PENDING"))  # PENDING does not count
-    server.call(_add_member(full["id"], b.id))
-
-    def names(recruiting: str) -> list[str]:
-        body = _explore(api.anonymous(), search=token, recruiting=recruiting)
-        return sorted(n.split()[0] for n in _names(body))
-
-    assert names("recruiting") == ["open"]
-    assert names("closed") == ["full", "paused"]
-    assert names("all") == ["full", "open", "paused"]
-    states = {s["id"]: s["recruiting_state"] for s in _explore(api.anonymous(),
-                                                               search=token)["data"]}
-    assert (states[open_["id"]], states[full["id"]], states[paused["id"]]) == (
-        "recruiting", "closed", "closed")
-
-
-def test_explore_sorts_by_latest_or_by_popularity(api: Api, server: LiveServer,
-                                                  token: str) -> None:
-    owner = api.signup()
-    helpers = [api.signup() for _ in range(2)]
-    one = api.create_study(owner, name=f"one {token}")
-    older_big = api.create_study(owner, name=f"older {token}")
-    newer_big = api.create_study(owner, name=f"newer {token}")
-    for study in (older_big, newer_big):
-        for user in helpers:
-            server.call(_add_member(study["id"], user.id))
-    server.call(_set_study(one["id"], created_at=utcnow() + timedelta(minutes=5)))
-    latest = _names(_explore(api.anonymous(), search=token))
-    assert [n.split()[0] for n in latest] == ["one", "newer", "older"]
-    popular = _explore(api.anonymous(), search=token, sort="popular")["data"]
-    assert [s["name"].split()[0] for s in popular] == ["newer", "older", "one"]
-    assert [s["current_members"] for s in popular] == [3, 3, 1]
-
-
-def test_explore_paginates_with_a_total(api: Api, token: str) -> None:
-    owner = api.signup()
-    for index in range(5):
-        api.create_study(owner, name=f"p{index} {token}")
-    body = _explore(api.anonymous(), search=token, page=2, limit=2)
-    assert len(body["data"]) == 2
-    assert body["pagination"] == {"page": 2, "limit": 2, "total": 5, "total_pages": 3,
-                                  "has_next": True, "has_prev": True}
-    past = _explore(api.anonymous(), search=token, page=4, limit=2)
-    assert past["data"] == [] and past["pagination"]["total"] == 5
-    for params in ({"limit": 0}, {"limit": 101}, {"page": 0}, {"page": "x"}):
-        assert error_code(api.anonymous().get("/api/studies", params=params)) == (
-            "VALIDATION_ERROR")
-
-
-def test_explore_exclude_mine_leaves_out_active_and_pending_studies(
-        api: Api, server: LiveServer, token: str) -> None:
-    owner, me = api.signup(), api.signup()
-    made = {kind: api.create_study(owner, name=f"{kind} {token}")
-            for kind in ("active", "pending", "left", "other")}
-    server.call(_add_member(made["active"]["id"], me.id))
-    server.call(_add_member(made["pending"]["id"], me.id, status="PENDING"))
-    server.call(_add_member(made["left"]["id"], me.id, status="LEFT"))
-    mine = {s["name"].split()[0]: s["my_status"] for s in _explore(me.http, search=token)["data"]}
-    assert mine == {"active": "ACTIVE", "pending": "PENDING", "left": "LEFT", "other": None}
-    kept = _names(_explore(me.http, search=token, exclude_mine="true"))
-    assert sorted(n.split()[0] for n in kept) == ["left", "other"]
-    assert len(_explore(api.anonymous(), search=token, exclude_mine="true")["data"]) == 4
-
-
-def test_explore_rejects_bad_query_values(api: Api) -> None:
-    response = api.anonymous().get("/api/studies", params={
-        "recruiting": "open", "sort": "oldest", "exclude_mine": "yes", "search": "x" * 51})
-    assert response.status_code == 400 and error_code(response) == "VALIDATION_ERROR"
-    assert set(response.json()["error"]["fields"]) == {"recruiting", "sort", "exclude_mine",
-                                                       "search"}
+    assert server.call(study_row(study["id"]))["status"] == "DELETED"

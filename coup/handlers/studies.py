@@ -8,6 +8,8 @@ from coup.errors import ApiError, ValidationError
 from coup.handlers.base import ApiHandler
 from coup.pagination import PageRequest, pagination_view, parse_page
 from coup.store import studies
+from coup.store.fields import utcnow
+from coup.store.membership import refuse_if_restricted
 from coup.store.studies import DEFAULT_MAX_MEMBERS, ExploreFilters
 from coup.validation import (
     Boolean,
@@ -101,7 +103,7 @@ class StudiesHandler(ApiHandler):
         if auth.admin_role is None and not await self.node.system_settings.get(
                 "allow_study_creation"):
             raise ApiError("FEATURE_DISABLED")
-        studies.check_restriction(auth.user, "STUDY_CREATE")
+        refuse_if_restricted(auth.user, "STUDY_CREATE", utcnow())
         cap = int(await self.node.system_settings.get("max_study_members"))
         fields = parse_study_fields(self.json_body(), update=False, max_members_cap=cap)
         self.created(await studies.create_study(auth.user.id, fields))

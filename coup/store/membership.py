@@ -334,17 +334,16 @@ def change_role(study_id: str, actor_id: str, user_id: str, role: str) -> dict[s
 def transfer_ownership(study_id: str, actor_id: str, target_id: str) -> dict[str, Any]:
     """POST …/transfer-ownership: the target ADMIN becomes OWNER, the caller ADMIN."""
     study = _lock_live_study(study_id)
-    access_study(study_id, actor_id, "OWNER", study=study)
+    old = access_study(study_id, actor_id, "OWNER", study=study).membership
     target = _member_with_user(study_id, target_id) if target_id != actor_id else None
     if target is None or target.status != "ACTIVE" or target.role != "ADMIN":
         raise ApiError("INVALID_TRANSFER_TARGET")
-    old = _member_with_user(study_id, actor_id)
-    assert old is not None  # access_study just found it ACTIVE
     target.role, old.role = "OWNER", "ADMIN"
     target.save()
     old.save()
     Study.update(owner=target_id).where(Study.id == study_id).execute()
-    new_owner, old_owner = member_view(target, target.user), member_view(old, old.user)
+    new_owner = member_view(target, target.user)
+    old_owner = member_view(old, User.get_by_id(actor_id))
     append_events(study_id, [
         ("study:member-updated", {"member": new_owner}),
         ("study:member-updated", {"member": old_owner}),

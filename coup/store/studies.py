@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import peewee
 from peewee import SQL, Case, Desc, NodeList, Value, fn
 
-from coup.errors import ApiError, NotFound, ValidationError
+from coup.errors import NotFound, ValidationError
 from coup.jsonutil import iso
 from coup.pagination import Page, PageRequest, paginate
 from coup.store.db import db_task, db_transaction, is_postgres
@@ -135,14 +134,6 @@ def clean_tags(values: Sequence[Any]) -> list[str]:
     if problems:
         raise ValidationError(problems)
     return tags
-
-
-def check_restriction(user: User, action: str, now: datetime | None = None) -> None:
-    """RESTRICTED when `action` is in the user's restriction in force (COUP.md §3.3)."""
-    until = user.restricted_until
-    if action in (user.restricted_actions or []) and until is not None and until > (
-            now or utcnow()):
-        raise ApiError("RESTRICTED", details={"action": action, "restricted_until": iso(until)})
 
 
 # --- explore ----------------------------------------------------------------------------------
