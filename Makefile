@@ -30,3 +30,6 @@ seed: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench: $(STAMP)  ## the benchmark scenarios side by side with the raw-Tornado ceiling
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

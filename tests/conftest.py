@@ -59,6 +59,28 @@ def create_pg_database() -> PgDatabase:
     return PgDatabase(name, f"{base}/{name}")
 
 
+REDIS_URL = os.environ.get("COUP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        require_or_skip(f"Redis unreachable at {REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
+def clear_redis_prefix(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 def drop_pg_database(name: str) -> None:
     import psycopg2
 
@@ -128,12 +150,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp(f"coup-{backend}")
     pg = None
+    extra: dict[str, str] = {}
     if backend == "postgres":
+        # The second leg is the production shape: PostgreSQL and the Redis Streams bus.
         pg = create_pg_database()
         url = pg.url
+        extra = {"COUP_REDIS_URL": require_redis(),
+                 "COUP_REDIS_PREFIX": f"coup-test-{secrets.token_hex(4)}:"}
     else:
         url = f"sqlite:///{root / 'coup.db'}"
-    live = LiveServer(server_environment(url, root / "uploads"))
+    live = LiveServer(server_environment(url, root / "uploads", **extra))
     live.start()
     try:
         yield live
@@ -141,6 +167,7 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         live.stop()
         if pg is not None:
             drop_pg_database(pg.name)
+            clear_redis_prefix(extra["COUP_REDIS_PREFIX"])
 
 
 def native_client(base_url: str, **kwargs: Any) -> httpx.Client:

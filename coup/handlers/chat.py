@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from coup import localtime
 from coup.actors.messages import PostMessage
 from coup.actors.runtime import MailboxFull
 from coup.errors import ApiError, ValidationError
@@ -129,8 +130,8 @@ class ChatSearchHandler(ApiHandler):
         q = (self.get_query_argument("q", "") or "").strip()
         if len(q) > 100:
             problems["q"] = "must be at most 100 characters"
-        start = _local_date(self.get_query_argument("start_date", None), "start_date", problems)
-        end = _local_date(self.get_query_argument("end_date", None), "end_date", problems)
+        start = _query_date(self.get_query_argument("start_date", None), "start_date", problems)
+        end = _query_date(self.get_query_argument("end_date", None), "end_date", problems)
         if start and end and start > end:
             problems["start_date"] = "must not be after end_date"
         user_id = self.get_query_argument("user_id", None) or None
@@ -140,24 +141,18 @@ class ChatSearchHandler(ApiHandler):
                           self.get_query_argument("limit", None), default_limit=20)
         await chat_store.check_member(study_id, auth.user.id)
         tz = self.node.settings.tz
-        start_utc = _to_utc(start, tz) if start else None
-        end_utc = _to_utc(end + timedelta(days=1), tz) if end else None
+        start_utc = localtime.day_start_utc(start, tz) if start else None
+        end_utc = localtime.day_start_utc(end + timedelta(days=1), tz) if end else None
         rows, total = await chat_store.search_messages(study_id, q or None, start_utc, end_utc,
                                                        user_id, page.page, page.limit)
         self.ok(rows, pagination=pagination_view(page, total))
 
 
-def _local_date(raw: str | None, name: str, problems: dict[str, str]) -> datetime | None:
+def _query_date(raw: str | None, name: str, problems: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        return datetime.strptime(raw, "%Y-%m-%d")
+        return localtime.parse_date(raw)
     except ValueError:
         problems[name] = "must be a date YYYY-MM-DD"
         return None
-
-
-def _to_utc(local_midnight: datetime, tz: Any) -> datetime:
-    from datetime import UTC
-
-    return local_midnight.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import peewee
 from peewee import fn
 
+from coup import localtime
 from coup.errors import ApiError, NotFound
 from coup.jsonutil import iso
 from coup.pagination import Page, PageRequest, paginate
@@ -280,8 +281,8 @@ def _group_successor(group_id: str, user_id: str) -> GroupMember | None:
 def load_my_stats(user_id: str, tz: tzinfo) -> dict[str, Any]:
     """GET /api/users/me/stats: this week's activity and the totals."""
     now = utcnow()
-    today = _local_date(now, tz)
-    week_start = _local_midnight_utc(today - timedelta(days=today.weekday()), tz)
+    today = localtime.local_date(now, tz)
+    week_start = localtime.day_start_utc(today - timedelta(days=today.weekday()), tz)
     user = User.select(
         User.id, User.created_at,
         _count(Task, Task.user == User.id, Task.completed, Task.completed_at >= week_start)
@@ -324,7 +325,7 @@ def _attendance_rate(user_id: str, memberships: list[StudyMember], today: date,
     if not memberships:
         return 0
     window_start = today - timedelta(days=ATTENDANCE_WINDOW_DAYS - 1)
-    starts = {m.study_id: max(window_start, _local_date(m.joined_at or m.created_at, tz))
+    starts = {m.study_id: max(window_start, localtime.local_date(m.joined_at or m.created_at, tz))
               for m in memberships}
     checked: dict[str, int] = dict.fromkeys(starts, 0)
     for row in Attendance.select(Attendance.study, Attendance.date).where(
@@ -351,11 +352,3 @@ def _best_current_streak(user_id: str, study_ids: Iterable[str], today: date) ->
         if best is None or row.date > best[0]:
             current[row.study_id] = (row.date, row.streak)
     return max((streak for _, streak in current.values()), default=0)
-
-
-def _local_date(moment: datetime, tz: tzinfo) -> date:
-    return moment.replace(tzinfo=UTC).astimezone(tz).date()
-
-
-def _local_midnight_utc(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,136 @@
+"""Personal tasks (COUP.md §7.12): the caller's own to-do list and its statistics.
+
+Every endpoint is USER level and works on the caller's tasks only; the store answers
+NOT_FOUND for anyone else's task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coup import localtime
+from coup.errors import ValidationError
+from coup.handlers.base import ApiHandler
+from coup.localtime import Day
+from coup.pagination import pagination_view, parse_page
+from coup.store import personal_tasks as task_store
+from coup.store.enums import PRIORITY, TASK_STATUS
+from coup.validation import Boolean, Choice, Rule, Text, parse_query_bool
+
+TITLE = Text(min_len=1, max_len=100)
+DESCRIPTION = Text(required=False, nullable=True, max_len=1000, multiline=True)
+# Ids are looked up, not parsed (§1 item 3); this only bounds the size of the body.
+STUDY_ID = Text(required=False, nullable=True, max_len=64)
+OPTIONAL_PRIORITY = Choice(required=False, nullable=True, values=PRIORITY)
+OPTIONAL_DUE_DATE = Day(required=False, nullable=True)
+
+CREATE_SCHEMA: dict[str, Rule] = {
+    "title": TITLE,
+    "description": DESCRIPTION,
+    "study_id": STUDY_ID,
+    "status": Choice(required=False, nullable=True, values=TASK_STATUS),
+    "priority": OPTIONAL_PRIORITY,
+    "due_date": OPTIONAL_DUE_DATE,
+}
+UPDATE_SCHEMA: dict[str, Rule] = {
+    "title": TITLE,
+    "description": DESCRIPTION,
+    "study_id": STUDY_ID,
+    "status": Choice(values=TASK_STATUS),
+    "priority": Choice(values=PRIORITY),
+    "due_date": OPTIONAL_DUE_DATE,
+    "completed": Boolean(),
+}
+# PUT replaces these five; status and completion are not part of it.
+REPLACE_SCHEMA: dict[str, Rule] = {
+    "title": TITLE,
+    "description": DESCRIPTION,
+    "study_id": STUDY_ID,
+    "priority": OPTIONAL_PRIORITY,
+    "due_date": OPTIONAL_DUE_DATE,
+}
+STATUS_FILTERS = (*TASK_STATUS, "all", "incomplete", "completed")
+SORT_KEYS = ("deadline", "priority", "created_at")
+
+
+def refuse_contradiction(data: dict[str, Any]) -> None:
+    """`status` and `completed` must agree when both are sent (§7.12)."""
+    status, completed = data.get("status"), data.get("completed")
+    if status is None or completed is None:
+        return
+    if (status == "DONE") != completed:
+        raise ValidationError({"completed": f"contradicts status {status}"})
+
+
+def query_choice(raw: str | None, name: str, values: tuple[str, ...], default: str) -> str:
+    if raw is None or raw == "":
+        return default
+    if raw not in values:
+        raise ValidationError({name: f"must be one of {', '.join(values)}"})
+    return raw
+
+
+class TasksHandler(ApiHandler):
+    async def get(self) -> None:
+        user_id = self.user_id
+        problems: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        readers = (
+            ("status", lambda raw: query_choice(raw, "status", STATUS_FILTERS, "all")),
+            ("sort_by", lambda raw: query_choice(raw, "sort_by", SORT_KEYS, "deadline")),
+            ("completed", lambda raw: parse_query_bool(raw, "completed", None)),
+        )
+        for name, read in readers:
+            try:
+                values[name] = read(self.get_query_argument(name, None))
+            except ValidationError as exc:
+                problems.update(exc.fields or {})
+        if problems:
+            raise ValidationError(problems)
+        page = parse_page(self.get_query_argument("page", None),
+                          self.get_query_argument("limit", None))
+        found = await task_store.list_tasks(
+            user_id, study_id=self.get_query_argument("study_id", None) or None,
+            status=None if values["status"] == "all" else values["status"],
+            completed=values["completed"], sort_by=values["sort_by"], page=page)
+        self.ok(found.items, pagination=pagination_view(page, found.total))
+
+    async def post(self) -> None:
+        user_id = self.user_id
+        data = self.parse(CREATE_SCHEMA)
+        self.created(await task_store.create_task(user_id, data))
+
+
+class TaskStatsHandler(ApiHandler):
+    async def get(self) -> None:
+        user_id = self.user_id
+        self.ok(await task_store.task_stats(user_id, localtime.today(self.node.settings.tz)))
+
+
+class TaskHandler(ApiHandler):
+    async def get(self, task_id: str) -> None:
+        user_id = self.user_id
+        self.ok(await task_store.load_task(user_id, task_id))
+
+    async def patch(self, task_id: str) -> None:
+        user_id = self.user_id
+        data = self.parse(UPDATE_SCHEMA, partial=True)
+        refuse_contradiction(data)
+        self.ok(await task_store.update_task(user_id, task_id, data))
+
+    async def put(self, task_id: str) -> None:
+        user_id = self.user_id
+        data = self.parse(REPLACE_SCHEMA)
+        self.ok(await task_store.replace_task(user_id, task_id, data))
+
+    async def delete(self, task_id: str) -> None:
+        user_id = self.user_id
+        await task_store.delete_task(user_id, task_id)
+        self.ok(None)
+
+
+class TaskToggleHandler(ApiHandler):
+    async def patch(self, task_id: str) -> None:
+        user_id = self.user_id
+        self.parse({}, allow_empty=True)
+        self.ok(await task_store.toggle_task(user_id, task_id))
