@@ -226,6 +226,12 @@ class Node:
     def on_effects(self, listener: Callable[[Effects], Awaitable[None]]) -> None:
         self._effects_listeners.append(listener)
 
+    def settings_changed(self) -> None:
+        """System settings were written: clear this node's cache and every other node's."""
+        self.system_settings.invalidate()
+        if self.bus is not None:
+            self.bus.publish_all({"t": "settings"})
+
     async def unread_count_changed(self, user_id: str, unread: int) -> None:
         """REST read-state changes push notification:unread-count to every socket (§7.14)."""
         if self.registry is not None:

@@ -166,17 +166,33 @@ class Registry:
         mine.add(session)
         self.login_sessions[session.login_session_id].add(session)
         metrics.WS_CONNECTIONS.set(len(self.sessions))
-        limit = self.settings.ws_max_sessions_per_user
-        if len(mine) > limit:
-            # PROTOCOL §9: the oldest connections make room for the new one.
-            for old in sorted(mine, key=lambda s: s.connected_at)[: len(mine) - limit]:
-                old.close(protocol.WS_1008_POLICY_VIOLATION, "too many connections")
+        self._spawn(self._enforce_connection_limit(session))
+
+    async def _enforce_connection_limit(self, session: SessionActor) -> None:
+        """PROTOCOL §9: a user's oldest connections, on any node, make room for the new one."""
+        excess = await self.bus.connection_opened(session.user_id, session.session_id,
+                                                  self.settings.ws_max_sessions_per_user)
+        for node_id, session_id in excess:
+            if node_id == self.bus.node_id:
+                self._close_session(session.user_id, session_id, "too many connections")
+            else:
+                self.bus.publish_node(node_id, {"t": "close_session", "session_id": session_id,
+                                                "user_id": session.user_id,
+                                                "reason": "too many connections"})
+
+    def _close_session(self, user_id: str, session_id: str, reason: str) -> None:
+        old = self.sessions.get(session_id)
+        if old is not None:
+            old.close(protocol.WS_1008_POLICY_VIOLATION, reason)
+        else:  # already gone: forget its stale entry in the count
+            self._spawn(self.bus.connection_closed(user_id, session_id))
 
     def remove_session(self, session: SessionActor) -> None:
         self.sessions.pop(session.session_id, None)
         _discard(self.user_sessions, session.user_id, session)
         if session.user_id not in self.user_sessions:
             self._spawn(self.bus.unwatch_user(session.user_id))
+        self._spawn(self.bus.connection_closed(session.user_id, session.session_id))
         _discard(self.login_sessions, session.login_session_id, session)
         metrics.WS_CONNECTIONS.set(len(self.sessions))
 
@@ -299,6 +315,9 @@ class Registry:
             self.push_to_user(message["user_id"], message["event"], message["data"])
         elif kind == "revoke":
             self.close_login_sessions(message["sessions"], message["reason"])
+        elif kind == "close_session":
+            self._close_session(message["user_id"], message["session_id"],
+                                message.get("reason", ""))
         elif kind == "relay":
             session = self.sessions.get(message["session_id"])
             if session is not None:

@@ -118,6 +118,15 @@ class Bus(abc.ABC):
         """session id -> participant info (with its node) of the study's call."""
 
     @abc.abstractmethod
+    async def connection_opened(self, user_id: str, session_id: str,
+                                limit: int) -> list[tuple[str, str]]:
+        """Count a user's connection cluster-wide; returns (node, session id) of the oldest
+        connections beyond `limit`, which must be closed (PROTOCOL §9)."""
+
+    @abc.abstractmethod
+    async def connection_closed(self, user_id: str, session_id: str) -> None: ...
+
+    @abc.abstractmethod
     async def hit_rate(self, key: str, count: int, window_seconds: float) -> float:
         """A cluster-wide sliding-window limit: 0 when allowed, else seconds to wait."""
 

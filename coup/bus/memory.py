@@ -22,6 +22,7 @@ class MemoryBus(Bus):
         self._calls: dict[str, dict[str, dict[str, Any]]] = {}  # study -> session -> info
         self._limiters: dict[tuple[int, float], SlidingWindowLimiter] = {}
         self._locks: dict[str, float] = {}
+        self._connections: dict[str, dict[str, float]] = {}  # user -> session -> opened at
 
     async def start(self, deliver: BusHandler, on_reconnect: Callable[[], None]) -> None:
         return None
@@ -102,6 +103,19 @@ class MemoryBus(Bus):
 
     async def call_participants(self, study_id: str) -> dict[str, dict[str, Any]]:
         return dict(self._calls.get(study_id, {}))
+
+    async def connection_opened(self, user_id: str, session_id: str,
+                                limit: int) -> list[tuple[str, str]]:
+        mine = self._connections.setdefault(user_id, {})
+        mine[session_id] = time.monotonic()
+        excess = sorted(mine, key=mine.__getitem__)[: max(0, len(mine) - limit)]
+        return [(self.node_id, sid) for sid in excess]
+
+    async def connection_closed(self, user_id: str, session_id: str) -> None:
+        mine = self._connections.get(user_id, {})
+        mine.pop(session_id, None)
+        if not mine:
+            self._connections.pop(user_id, None)
 
     async def hit_rate(self, key: str, count: int, window_seconds: float) -> float:
         limiter = self._limiters.get((count, window_seconds))

@@ -117,9 +117,22 @@ end
 local users = redis.call('SMEMBERS', p .. 'node:' .. dead .. ':users')
 for _, user in ipairs(users) do
   redis.call('SREM', p .. 'user:' .. user .. ':nodes', dead)
+  local conns = p .. 'user:' .. user .. ':conns'
+  for _, member in ipairs(redis.call('ZRANGE', conns, 0, -1)) do
+    if string.sub(member, 1, #dead + 1) == dead .. '|' then redis.call('ZREM', conns, member) end
+  end
 end
 redis.call('DEL', p .. 'node:' .. dead .. ':studies', p .. 'node:' .. dead .. ':users',
            p .. 'node:' .. dead .. ':inbox')
 redis.call('SREM', p .. 'nodes', dead)
 return cjson.encode({offline = offline, calls = calls})
+"""
+
+# Count a connection; return the members beyond the limit, oldest first.
+# KEYS[1] user connections zset; ARGV: member "{node}|{session}", now, limit.
+CONNECTION_OPENED = """
+redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if excess <= 0 then return {} end
+return redis.call('ZRANGE', KEYS[1], 0, excess - 1)
 """

@@ -81,6 +81,7 @@ class RedisStreamBus(Bus):
         self._watched_users: set[str] = set()
         self._presence: dict[tuple[str, str], tuple[int, str]] = {}  # (study, user) -> count
         self._calls: dict[tuple[str, str], dict[str, Any]] = {}  # (study, session) -> info
+        self._connections: dict[tuple[str, str], float] = {}  # (user, session) -> opened at
         self._fallback_limiters: dict[tuple[int, float], SlidingWindowLimiter] = {}
         self.on_node_dead: Callable[[list[tuple[str, str]], list[tuple[str, str, dict[str, Any]]]],
                                     None] = lambda offline, calls: None
@@ -230,6 +231,9 @@ class RedisStreamBus(Bus):
                       summary)
         for (study_id, session_id), info in self._calls.items():
             pipe.hset(self.key("study", study_id, "call"), session_id, json.dumps(info))
+        for (user_id, session_id), opened_at in self._connections.items():
+            pipe.zadd(self.key("user", user_id, "conns"),
+                      {f"{self.node_id}|{session_id}": opened_at})
         await pipe.execute()
 
     # --- writing ------------------------------------------------------------------------------
@@ -432,6 +436,21 @@ class RedisStreamBus(Bus):
         if raw is None:
             return {sid: info for (study, sid), info in self._calls.items() if study == study_id}
         return {sid: json.loads(info) for sid, info in raw.items()}
+
+    # --- connections per user -------------------------------------------------------------------
+
+    async def connection_opened(self, user_id: str, session_id: str,
+                                limit: int) -> list[tuple[str, str]]:
+        self._connections[(user_id, session_id)] = time.time()
+        excess = await self._quietly(self._redis.eval(
+            redis_lua.CONNECTION_OPENED, 1, self.key("user", user_id, "conns"),
+            f"{self.node_id}|{session_id}", time.time(), limit))
+        return [tuple(member.split("|", 1)) for member in excess or ()]  # type: ignore[misc]
+
+    async def connection_closed(self, user_id: str, session_id: str) -> None:
+        self._connections.pop((user_id, session_id), None)
+        await self._quietly(self._redis.zrem(self.key("user", user_id, "conns"),
+                                             f"{self.node_id}|{session_id}"))
 
     # --- limits and locks ---------------------------------------------------------------------
 
