@@ -72,7 +72,21 @@ def _build_parser() -> argparse.ArgumentParser:
     revoke_sessions = user.add_parser("revoke-sessions", help="log a user out everywhere")
     revoke_sessions.add_argument("--email", required=True)
     revoke_sessions.set_defaults(handler=_user_revoke_sessions)
+    from coup.jobs import JOBS
+
+    jobs = commands.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs_cmd")
+    run = jobs.add_parser("run", help="run one background job now")
+    run.add_argument("job", choices=list(JOBS))
+    run.set_defaults(handler=_jobs_run)
     return parser
+
+
+def _jobs_run(settings: Any, args: argparse.Namespace) -> int:
+    from coup.jobs import run_job
+
+    counts = _with_database(settings, lambda: run_job(args.job, settings))
+    print(f"{args.job}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))
+    return 0
 
 
 def _serve(settings: Any, args: argparse.Namespace) -> int:

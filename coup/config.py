@@ -87,6 +87,8 @@ class Settings:
     # After SIGTERM, /ready answers 503 for this long before sockets are closed, so the load
     # balancer stops sending new connections first.
     drain_delay_seconds: float = 2.0
+    # The background jobs of COUP.md §12 run inside `coup serve` unless switched off (tests).
+    run_jobs: bool = True
     # Extra keyword settings that have no variable of their own (tests, benchmarks).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -179,6 +181,7 @@ def load_settings(
         ws_outbound_max_bytes=env.integer("COUP_WS_OUTBOUND_MAX_BYTES", 1 << 20, 4096, 1 << 28),
         ws_outbound_max_frames=env.integer("COUP_WS_OUTBOUND_MAX_FRAMES", 1000, 10, 1_000_000),
         drain_delay_seconds=float(env.integer("COUP_DRAIN_DELAY_MS", 2000, 0, 30_000)) / 1000,
+        run_jobs=env.boolean("COUP_JOBS", True),
     )
     return settings
 

@@ -22,6 +22,7 @@ from coup.bus import make_bus
 from coup.bus.base import Bus
 from coup.config import Settings, resolve_cookie_secret
 from coup.errors import ApiError
+from coup.jobs import JobScheduler
 from coup.ratelimit import SlidingWindowLimiter
 from coup.store import db, notifications, sessions
 from coup.store.events import Effects, install_effects_sink
@@ -71,6 +72,7 @@ class Node:
         self._http_server: tornado.httpserver.HTTPServer | None = None
         self.registry: Registry | None = None
         self.bus: Bus | None = None
+        self.jobs: JobScheduler | None = None
         self._runner: db.DatabaseRunner | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -91,6 +93,9 @@ class Node:
         await self.registry.start()
         self.on_effects(self.registry.deliver_effects)
         self.on_sessions_revoked(self._close_revoked_sockets)
+        if self.settings.run_jobs:
+            self.jobs = JobScheduler(self.settings, BusJobLock(self.bus))
+            self.jobs.start()
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.upload_dir / "avatars").mkdir(parents=True, exist_ok=True)
         if listen:
@@ -113,6 +118,9 @@ class Node:
     async def stop(self) -> None:
         """Drain (PROTOCOL §10): refuse new work, flush what is owed, close sockets with 1001."""
         self.draining = True
+        if self.jobs is not None:
+            await self.jobs.stop()
+            self.jobs = None
         if self._http_server is not None:
             self._http_server.stop()  # no new connections; /ready already answers 503
             if self.settings.drain_delay_seconds:
@@ -257,3 +265,17 @@ def suspended_error(user: object) -> ApiError:
             "reason": getattr(user, "suspend_reason", None),
         },
     )
+
+
+class BusJobLock:
+    """COUP.md §12: a job runs on one node at a time; the claim lives in the bus (a Redis key
+    with a TTL in a cluster, so a node that dies mid-run frees it)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def acquire(self, job: str, ttl_seconds: float) -> bool:
+        return await self.bus.acquire_job_lock(job, ttl_seconds)
+
+    async def release(self, job: str) -> None:
+        await self.bus.release_job_lock(job)

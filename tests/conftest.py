@@ -104,6 +104,8 @@ def server_environment(database_url: str, upload_dir: Path, **extra: str) -> dic
         "COUP_ALLOWED_ORIGINS": APP_ORIGIN,
         "COUP_DB_POOL_SIZE": "4",
         "COUP_DRAIN_DELAY_MS": "0",
+        # Jobs are run directly by tests/test_jobs.py; scheduled runs would race other tests.
+        "COUP_JOBS": "false",
         # Every test client comes from 127.0.0.1; the per-IP limits get their own tests.
         "COUP_SIGNUP_RATE": "100000/3600s",
         "COUP_LOGIN_IP_RATE": "100000/900s",

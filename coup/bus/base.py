@@ -133,3 +133,7 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def acquire_job_lock(self, name: str, ttl_seconds: float) -> bool:
         """Jobs run on one node at a time (COUP.md §12)."""
+
+    @abc.abstractmethod
+    async def release_job_lock(self, name: str) -> None:
+        """Give a job's claim up, if this node still holds it."""

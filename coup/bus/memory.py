@@ -130,3 +130,6 @@ class MemoryBus(Bus):
             return False
         self._locks[name] = now + ttl_seconds
         return True
+
+    async def release_job_lock(self, name: str) -> None:
+        self._locks.pop(name, None)

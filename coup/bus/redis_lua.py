@@ -136,3 +136,9 @@ local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
 if excess <= 0 then return {} end
 return redis.call('ZRANGE', KEYS[1], 0, excess - 1)
 """
+
+# Delete a lock only if this node holds it. KEYS[1] lock; ARGV[1] node id.
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

@@ -472,6 +472,10 @@ class RedisStreamBus(Bus):
             self.key("lock", "job", name), self.node_id, nx=True, px=int(ttl_seconds * 1000)))
         return bool(result)
 
+    async def release_job_lock(self, name: str) -> None:
+        await self._quietly(self._redis.eval(redis_lua.RELEASE_LOCK, 1,
+                                             self.key("lock", "job", name), self.node_id))
+
 
 def _decode_cleanup(raw: str | None) -> tuple[list[tuple[str, str]],
                                               list[tuple[str, str, dict[str, Any]]]]:
