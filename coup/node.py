@@ -39,7 +39,8 @@ SERVER_MAX_BODY_BYTES = 256 * 1024 * 1024
 # Paths that keep working in maintenance mode (COUP.md §11 maintenance_mode).
 # PROTOCOL §10: a node drains within this bound after SIGTERM.
 DRAIN_TIMEOUT_SECONDS = 30.0
-MAINTENANCE_EXEMPT_PREFIXES = ("/api/auth/", "/api/config", "/health", "/ready", "/metrics")
+MAINTENANCE_EXEMPT_PREFIXES = ("/api/auth/", "/api/config", "/api/openapi.json", "/health",
+                               "/ready", "/metrics")
 
 RevocationListener = Callable[[list[str], str], Awaitable[None]]
 

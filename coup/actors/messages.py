@@ -7,6 +7,7 @@ frames the same actor writes next.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,13 +23,42 @@ Reply = Callable[[Any, BaseException | None], None]
 # --- to a RoomActor -----------------------------------------------------------------------------
 
 
+class JoinAttempt:
+    """One study:join between a session and a room. The session may give up waiting
+    (`abandon`) only while the room has not taken it (`claim`), so the client never gets two
+    replies for one ref and an abandoned join leaves no trace in the room."""
+
+    def __init__(self, ref: int | str | None) -> None:
+        self.ref = ref
+        self.state = "pending"  # pending -> claimed -> done, or pending -> abandoned
+        self.joined = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def claim(self) -> bool:
+        if self.state != "pending":
+            return False
+        self.state = "claimed"
+        return True
+
+    def abandon(self) -> bool:
+        if self.state != "pending":
+            return False
+        self.state = "abandoned"
+        return True
+
+    def finish(self, joined: bool) -> None:
+        self.state, self.joined = "done", joined
+        if not self.done.done():
+            self.done.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class JoinRoom:
     """Add a session to the room; the reply carries seq, online users, call and missed events."""
 
     session: SessionActor
     since: int | None
-    ref: int | str | None
+    attempt: JoinAttempt
 
 
 @dataclass(frozen=True, slots=True)

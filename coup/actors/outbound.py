@@ -49,9 +49,10 @@ class Outbound:
 
     def push(self, frame: bytes, droppable: bool = False) -> bool:
         """Queue one frame; False when it was dropped or the connection is gone."""
-        if self.closed:
-            return False
         stream = self._stream
+        if self.closed or stream.closed():
+            self.closed = True
+            return False
         if not self._queue and len(stream._write_buffer) <= WATERMARK_BYTES:
             try:
                 future = stream.write(frame)
@@ -94,9 +95,10 @@ class Outbound:
 
     def _drain(self, _future: Any) -> None:
         self._drain_armed = False
-        if self.closed:
-            return
         stream = self._stream
+        if self.closed or stream.closed():
+            self.close()
+            return
         last = None
         try:
             while self._queue and len(stream._write_buffer) <= WATERMARK_BYTES:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from coup import metrics, protocol
+from coup.actors.chat_writer import ChatWriter
 from coup.actors.messages import (
     CallParticipantGone,
     CheckHead,
@@ -61,6 +62,7 @@ class Registry:
         # Shared by REST and WebSocket chat (COUP.md §7.7): one budget per user and study.
         self.chat_limiter = SlidingWindowLimiter(settings.chat_rate.count,
                                                  settings.chat_rate.window_seconds)
+        self.chat_writer = ChatWriter()
         self._passivating: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self.settings_listeners: list[Any] = []

@@ -14,6 +14,7 @@ second is bounded by the database's latency, not by the message rate.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict, deque
@@ -42,6 +43,7 @@ from coup.errors import ApiError, RateLimited
 from coup.store import chat as chat_store
 from coup.store import events as event_store
 from coup.store import realtime_queries
+from coup.store.chat_batch import StudyBatch
 from coup.store.events import CommittedEvent
 
 if TYPE_CHECKING:
@@ -86,6 +88,7 @@ class RoomActor(Actor):
         self._pending: list[PostMessage] = []
         self._flush_task: asyncio.Task[None] | None = None
         self._client_ids: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._in_flight: dict[tuple[str, str], list[PostMessage]] = {}
         self.call = Call(study_id, self.settings, registry.bus)
         self.idle_since = time.monotonic()
 
@@ -95,7 +98,7 @@ class RoomActor(Actor):
     @property
     def idle(self) -> bool:
         return not self.sessions and not self._pending and self._flush_task is None \
-            and not self._early and not self._offline_timers
+            and not self._early and not self._offline_timers and not self.ref.depth
 
     async def on_start(self) -> None:
         await self.bus.watch_study(self.study_id)
@@ -126,9 +129,18 @@ class RoomActor(Actor):
 
     @handles(JoinRoom)
     async def on_join(self, message: JoinRoom) -> None:
-        session = message.session
-        await realtime_queries.check_room_access(self.study_id, session.user_id)
-        missed, recovered = await self._missed_since(message.since)
+        session, attempt = message.session, message.attempt
+        try:
+            await realtime_queries.check_room_access(self.study_id, session.user_id)
+            missed, recovered = await self._missed_since(message.since)
+        except Exception as exc:
+            if attempt.claim():
+                session.reply_error(attempt.ref, exc)
+            attempt.finish(joined=False)
+            return
+        if not attempt.claim():
+            attempt.finish(joined=False)  # the session gave up waiting: leave no trace
+            return
         user_id = session.user_id
         announce = False
         if session.session_id not in self.sessions:
@@ -143,10 +155,11 @@ class RoomActor(Actor):
                     change = await self.bus.presence_join(self.study_id, session.user)
                     announce = change.became_online
         online = await self.online_users()
-        session.reply(message.ref, {
+        session.reply(attempt.ref, {
             "study_id": self.study_id, "seq": self.last_seq, "online": online,
             "call": await self.call.view(), "missed": missed, "recovered": recovered,
         })
+        attempt.finish(joined=True)
         session.push_event("study:online-users", {"study_id": self.study_id, "users": online})
         if announce:
             metrics.PRESENCE_CHANGES.labels("online").inc()
@@ -293,15 +306,33 @@ class RoomActor(Actor):
         key = (draft.user_id, draft.client_id)
         known = self._client_ids.get(key)
         if known is not None:
-            message.reply(known, None)  # an idempotent retry: not counted by the rate limit
+            # An idempotent retry: answered with the original, not counted by the rate limit.
+            message.reply(dataclasses.replace(known, created=False), None)
+            return
+        waiting = self._in_flight.get(key)
+        if waiting is not None:  # a retry of a message still being written
+            waiting.append(message)
             return
         wait = await self.registry.hit_chat_rate(draft.user_id, self.study_id)
         if wait:
-            message.reply(None, RateLimited(wait))
+            # Idempotency comes before the rate limit (COUP.md §7.7): a retry of a message
+            # this room no longer remembers is answered from the database, not refused.
+            original = await chat_store.find_by_client_id(self.study_id, draft.user_id,
+                                                           draft.client_id)
+            if original is not None:
+                message.reply(original, None)
+            else:
+                message.reply(None, RateLimited(wait))
             return
+        self._in_flight[key] = []
         self._pending.append(message)
         if self._flush_task is None:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    def on_dropped(self, message: Any) -> None:
+        """A post still queued when the room stops is answered, never left hanging."""
+        if isinstance(message, PostMessage):
+            message.reply(None, ApiError("OVERLOADED", message="the room restarted; retry"))
 
     async def _flush(self) -> None:
         """The group-commit loop; part of this actor, it only writes to its own pending list,
@@ -309,29 +340,36 @@ class RoomActor(Actor):
         try:
             while self._pending:
                 posts, self._pending = self._pending, []
-                metrics.CHAT_BATCH_SIZE.observe(len(posts))
                 online = frozenset(await self.registry.online_in_study(self.study_id,
                                                                        self.online))
                 try:
-                    outcomes = await chat_store.write_messages(
-                        self.study_id, [p.draft for p in posts], online)
+                    outcomes = await self.registry.chat_writer.write(
+                        StudyBatch(self.study_id, [p.draft for p in posts], online))
                 except Exception as exc:
                     if not isinstance(exc, ApiError):
                         log.exception("group commit of %d messages failed in %s", len(posts),
                                       self.study_id)
                     for post in posts:
-                        post.reply(None, exc)
+                        self._answer(post, None, exc)
                     continue
                 now = time.perf_counter()
                 for post, outcome in zip(posts, outcomes, strict=True):
                     if outcome.error is not None:
-                        post.reply(None, outcome.error)
+                        self._answer(post, None, outcome.error)
                         continue
                     self._remember(post, outcome)
                     metrics.CHAT_ACK_SECONDS.observe(now - post.received_at)
-                    post.reply(outcome, None)
+                    self._answer(post, outcome, None)
         finally:
             self._flush_task = None
+
+    def _answer(self, post: PostMessage, outcome: Any, error: BaseException | None) -> None:
+        """Reply to a post and to the retries of it that arrived while it was written."""
+        post.reply(outcome, error)
+        retries = self._in_flight.pop((post.draft.user_id, post.draft.client_id), [])
+        replay = dataclasses.replace(outcome, created=False) if outcome is not None else None
+        for retry in retries:
+            retry.reply(replay, error)
 
     def _remember(self, post: PostMessage, outcome: Any) -> None:
         self._client_ids[(post.draft.user_id, post.draft.client_id)] = outcome

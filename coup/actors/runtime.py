@@ -74,6 +74,9 @@ class Actor:
     async def on_stop(self) -> None:
         """Runs after the last message, whatever the reason for stopping."""
 
+    def on_dropped(self, message: Any) -> None:
+        """A told message still queued when the actor stopped (asks fail on their own)."""
+
     def on_failure(self, message: Any, error: BaseException) -> None:
         log.error("%s failed handling %s", self, type(message).__name__,
                   exc_info=(type(error), error, error.__traceback__))
@@ -205,7 +208,12 @@ class ActorRef:
 
     def _fail_pending(self) -> None:
         while (envelope := self._next()) is not None:
-            if envelope.reply is not None and not envelope.reply.done():
+            if envelope.reply is None:
+                try:
+                    self.actor.on_dropped(envelope.message)
+                except Exception:
+                    log.exception("%s failed in on_dropped", self.actor)
+            elif not envelope.reply.done():
                 envelope.reply.set_exception(ActorStopped(repr(self.actor)))
 
 

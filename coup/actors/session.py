@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from coup import metrics, protocol
 from coup.actors.messages import (
     CallCommand,
+    JoinAttempt,
     JoinRoom,
     LeaveRoom,
     PostMessage,
@@ -118,7 +119,8 @@ class SessionActor(Actor):
                                  settings.ws_outbound_max_frames, self._slow_consumer)
         self._frames = WindowCounter(FRAMES_PER_SECOND, 1.0)
         self._signalling = WindowCounter(SIGNALLING_PER_SECOND, 1.0)
-        self._bad_frames = WindowCounter(BAD_FRAMES_ALLOWED, BAD_FRAMES_WINDOW_SECONDS)
+        # hit() refuses the count-th + 1 event, and the 20th bad frame must already close.
+        self._bad_frames = WindowCounter(BAD_FRAMES_ALLOWED - 1, BAD_FRAMES_WINDOW_SECONDS)
         self.closing = False
 
     def __repr__(self) -> str:
@@ -160,11 +162,13 @@ class SessionActor(Actor):
 
     # --- inbound ------------------------------------------------------------------------------
 
-    def admit_frame(self) -> bool:
+    def admit_frame(self, text: str) -> bool:
         """Called by the connection for every frame before it is queued (PROTOCOL §9)."""
         if self.registry.draining:
             return False  # shutting down: the client resends unacknowledged work elsewhere
         if not self._frames.hit(time.monotonic()):
+            # The frame that trips the limit still gets its one reply before the close.
+            self.reply_error(_frame_ref(text), RateLimited(1.0, "too many frames"))
             self.close(protocol.WS_4029_TOO_MANY_REQUESTS, "too many frames")
             return False
         return True
@@ -234,8 +238,17 @@ class SessionActor(Actor):
             raise BadRequest(message="too many rooms joined on this connection")
         room = await self.registry.room_for(study_id)
         # The room writes the reply itself, so it precedes every live event of the room.
-        await room.ask(JoinRoom(self, since, frame.ref), ROOM_ASK_TIMEOUT_SECONDS)
-        self.rooms[study_id] = room
+        attempt = JoinAttempt(frame.ref)
+        room.tell(JoinRoom(self, since, attempt))
+        try:
+            await asyncio.wait_for(asyncio.shield(attempt.done), ROOM_ASK_TIMEOUT_SECONDS)
+        except TimeoutError:
+            if not attempt.abandon():
+                await attempt.done  # the room has taken it and is about to answer
+            else:
+                raise
+        if attempt.joined:
+            self.rooms[study_id] = room
         return NO_REPLY
 
     async def study_leave(self, frame: protocol.ClientFrame) -> Any:
@@ -386,3 +399,10 @@ def describe_error(error: BaseException, language: str) -> tuple[str, str, int |
     if isinstance(error, MailboxFull | TimeoutError | ActorStopped | asyncio.TimeoutError):
         return protocol.OVERLOADED, "the room is busy; retry later", OVERLOADED_RETRY_MS
     return protocol.INTERNAL, "an internal error occurred", None
+
+
+def _frame_ref(text: str) -> int | str | None:
+    try:
+        return protocol.decode_client_frame(text).ref
+    except protocol.FrameError as exc:
+        return exc.ref

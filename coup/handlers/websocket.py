@@ -122,7 +122,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         if session is None:
             await self._authenticate_frame(message)
             return
-        if not session.admit_frame():
+        if not session.admit_frame(message):
             return
         with contextlib.suppress(ActorStopped):  # the connection is closing
             await session.ref.send(Inbound(message))
@@ -139,6 +139,8 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         token = frame.data.get("token")
         state = await self.node.authenticate_token(token) if isinstance(token, str) else None
         if state is None:
+            if frame.ref is not None:  # a ref always gets its one reply, even before a close
+                self.write_message(_json_error_reply(frame.ref, "the token is not valid"))
             metrics.WS_CLOSES.labels(str(protocol.WS_4001_AUTH_TIMEOUT)).inc()
             self.close(protocol.WS_4001_AUTH_TIMEOUT, "bad token")
             return
@@ -155,6 +157,6 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             self.session.ref.stop()
 
 
-def _json_error_reply(ref: int | str) -> str:
+def _json_error_reply(ref: int | str, message: str = "send an auth frame first") -> str:
     return jsonutil.dumps({"event": "reply", "ref": ref, "ok": False, "error": {
-        "code": protocol.UNAUTHORIZED, "message": "send an auth frame first"}})
+        "code": protocol.UNAUTHORIZED, "message": message}})

@@ -18,10 +18,10 @@ from peewee import JOIN
 from coup.errors import ApiError, Forbidden, NotFound, ValidationError
 from coup.jsonutil import iso
 from coup.store.db import database, db_task
-from coup.store.events import append_event, db_write, lock_study, record_events, reserve_seqs
+from coup.store.events import append_event, db_write, lock_study
 from coup.store.fields import new_id, utcnow
-from coup.store.models import File, Message, Study, StudyMember, StudyReadCursor, User
-from coup.store.notifications import ChatItem, chat_preview, mark_chat_read_upto, notify_chat
+from coup.store.models import File, Message, Study, StudyReadCursor, User
+from coup.store.notifications import ChatItem, chat_preview, mark_chat_read_upto
 from coup.store.study_access import access_study, active_member_ids
 from coup.store.views import user_summary
 from coup.validation import clean_text
@@ -102,87 +102,11 @@ def message_view(message: Message, author: User, file: File | None) -> dict[str,
     }
 
 
-@db_write
-def write_messages(study_id: str, drafts: list[MessageDraft],
-                   online_user_ids: frozenset[str]) -> list[WriteOutcome]:
-    """Group commit: write every draft of one flush in one transaction."""
-    study = lock_study(study_id)
-    if study is None or study.status == "DELETED":
-        return [WriteOutcome(None, 0, False, NotFound()) for _ in drafts]
-    if study.status == "CLOSED":
-        return [WriteOutcome(None, 0, False, ApiError("STUDY_CLOSED")) for _ in drafts]
-    now = utcnow()
-    users = {u.id: u for u in User.select().where(User.id.in_({d.user_id for d in drafts}))}
-    active = {m.user_id for m in StudyMember.select(StudyMember.user).where(
-        (StudyMember.study == study_id) & (StudyMember.status == "ACTIVE")
-        & StudyMember.user.in_(list(users)))}
-    existing = {
-        (m.user_id, m.client_id): m for m in Message.select().where(
-            (Message.study == study_id) & Message.user.in_(list(users))
-            & Message.client_id.in_({d.client_id for d in drafts}))
-    }
-    file_ids = {d.file_id for d in drafts if d.file_id}
-    files = {f.id: f for f in File.select().where(
-        (File.study == study_id) & File.id.in_(file_ids))} if file_ids else {}
-
-    outcomes: list[WriteOutcome | None] = [None] * len(drafts)
-    to_insert: list[tuple[int, MessageDraft]] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index, draft in enumerate(drafts):
-        user = users.get(draft.user_id)
-        key = (draft.user_id, draft.client_id)
-        if user is None or draft.user_id not in active:
-            outcomes[index] = WriteOutcome(None, 0, False, ApiError("NOT_MEMBER"))
-        elif (error := restriction_error(user, "MESSAGE", now)) is not None:
-            outcomes[index] = WriteOutcome(None, 0, False, error)
-        elif key in existing:
-            original = existing[key]
-            outcomes[index] = WriteOutcome(
-                message_view(original, user, files.get(original.file_id)), original.seq, False)
-        elif key in seen:
-            continue  # a retry inside the same batch: answered from the first copy below
-        elif draft.file_id and draft.file_id not in files:
-            outcomes[index] = WriteOutcome(None, 0, False, ValidationError(
-                {"file_id": "is not a file of this study"}))
-        else:
-            seen[key] = index
-            to_insert.append((index, draft))
-
-    if to_insert:
-        rows = [{"id": new_id(), "study": study_id, "user": d.user_id, "client_id": d.client_id,
-                 "content": d.content, "file": d.file_id, "created_at": now, "updated_at": now,
-                 "seq": 0} for _, d in to_insert]
-        # Seqs are taken first so each message row carries the seq of its own event.
-        first_seq = reserve_seqs(study_id, len(rows))
-        for offset, row in enumerate(rows):
-            row["seq"] = first_seq + offset
-        Message.insert_many(rows).execute()
-        views = []
-        for (index, draft), row in zip(to_insert, rows, strict=True):
-            message = Message(**{**row, "edited_at": None})
-            message.study_id, message.user_id = study_id, draft.user_id
-            view = message_view(message, users[draft.user_id], files.get(draft.file_id))
-            views.append(view)
-            outcomes[index] = WriteOutcome(view, row["seq"], True)
-        record_events(study_id, first_seq, [("chat:new-message", {"message": v}) for v in views])
-        _notify_offline_members(study, views, online_user_ids)
-
-    for index, draft in enumerate(drafts):
-        if outcomes[index] is None:  # in-batch retry
-            outcomes[index] = outcomes[seen[(draft.user_id, draft.client_id)]]
-    return [o for o in outcomes if o is not None]
-
-
-def _notify_offline_members(study: Study, views: list[dict[str, Any]],
-                            online_user_ids: frozenset[str]) -> None:
-    """CHAT notifications (§8.2) for the ACTIVE members who are not in the room."""
-    recipients = set(active_member_ids(study.id)) - online_user_ids
-    items = [
-        ChatItem(view["id"], view["seq"], view["user"]["id"], view["user"]["name"],
-                 chat_preview(view["content"], view["file"]["name"] if view["file"] else None))
-        for view in views
-    ]
-    notify_chat(recipients, study, items)
+def chat_item(view: dict[str, Any]) -> ChatItem:
+    """What a CHAT notification needs of one committed message (§8.2)."""
+    file_name = view["file"]["name"] if view["file"] else None
+    return ChatItem(view["id"], view["seq"], view["user"]["id"], view["user"]["name"],
+                    chat_preview(view["content"], file_name))
 
 
 def load_message(study_id: str, message_id: str) -> tuple[Message, User, File | None]:
@@ -350,3 +274,18 @@ def message_seq(study_id: str, message_id: str, user_id: str) -> int:
     if seq is None:
         raise NotFound()
     return int(seq)
+
+
+@db_task
+def find_by_client_id(study_id: str, user_id: str, client_id: str) -> WriteOutcome | None:
+    """The message an earlier send with this client id created, as a replay outcome."""
+    row = (Message.select(Message, User, File)
+           .join(User, on=(Message.user == User.id))
+           .switch(Message).join(File, JOIN.LEFT_OUTER, on=(Message.file == File.id))
+           .where((Message.study == study_id) & (Message.user == user_id)
+                  & (Message.client_id == client_id))
+           .first())
+    if row is None:
+        return None
+    return WriteOutcome(message_view(row, row.user, row.file if row.file_id else None),
+                        row.seq, False)
