@@ -58,7 +58,8 @@ CHAT_BATCH_SIZE = Histogram(
 )
 EVENT_PUBLISH_SECONDS = Histogram(
     "coup_event_publish_latency_seconds",
-    "From a chat message entering its room to its event being written to local sockets.",
+    "From a durable event's commit (on any node) to its frame being written to this node's "
+    "sockets.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 GAP_REPAIRS = Counter("coup_gap_repairs_total", "Seq gaps filled from the database.")

@@ -67,7 +67,6 @@ class Node:
                                                    rates.signup_rate.window_seconds)
         self.login_ip_limiter = SlidingWindowLimiter(rates.login_ip_rate.count,
                                                      rates.login_ip_rate.window_seconds)
-        self.password_change_limiter = SlidingWindowLimiter(5, 15 * 60)
         self._revocation_listeners: list[RevocationListener] = []
         self._effects_listeners: list[Callable[[Effects], Awaitable[None]]] = []
         self._http_server: tornado.httpserver.HTTPServer | None = None

@@ -31,7 +31,7 @@ from coup.actors.messages import (
     RemoveFromRoom,
     RoomPush,
 )
-from coup.actors.room import RoomActor
+from coup.actors.room import RECONNECT_GRACE_SECONDS, RoomActor
 from coup.actors.runtime import ActorRef, start_actor, stop_actor
 from coup.bus.base import Bus, BusMessage
 from coup.ratelimit import SlidingWindowLimiter
@@ -68,6 +68,8 @@ class Registry:
         self.settings_listeners: list[Any] = []
         self.draining = False
         self._gc_task: asyncio.Task[None] | None = None
+        # (study, user) whose presence a draining node leaves until the grace period ends.
+        self._offline_after_grace: list[tuple[str, str]] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -80,7 +82,8 @@ class Registry:
     async def drain(self, timeout: float) -> None:
         """PROTOCOL §10: finish queued frames, flush every room's pending chat to the
         database (acknowledging it), then close every socket with 1001."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         self.draining = True
         while any(s.ref.depth for s in self.sessions.values()) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -90,7 +93,24 @@ class Registry:
             session.close(protocol.WS_1001_GOING_AWAY, "server shutting down")
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+        await self._report_offline_after_grace(min(deadline, started + RECONNECT_GRACE_SECONDS))
         await self.stop()
+
+    def offline_after_grace(self, study_id: str, user_ids: list[str]) -> None:
+        self._offline_after_grace.extend((study_id, user_id) for user_id in user_ids)
+
+    async def _report_offline_after_grace(self, until: float) -> None:
+        """The users of a drained node who did not come back on another node go offline."""
+        if not self._offline_after_grace:
+            return
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        for study_id, user_id in self._offline_after_grace:
+            if (await self.bus.presence_leave(study_id, user_id)).became_offline:
+                metrics.PRESENCE_CHANGES.labels("offline").inc()
+                self.bus.publish_study(study_id, {
+                    "t": "push", "study_id": study_id, "event": "user:offline",
+                    "data": {"study_id": study_id, "user_id": user_id}})
+        self._offline_after_grace.clear()
 
     async def stop(self) -> None:
         if self._gc_task is not None:
@@ -236,7 +256,7 @@ class Registry:
             self._events_to_room(study_id, events)
             self.bus.publish_study(study_id, {
                 "t": "events", "study_id": study_id,
-                "events": [[e.seq, e.type, e.payload] for e in events]})
+                "events": [[e.seq, e.type, e.payload, e.committed_at] for e in events]})
         for push in effects.notifications:
             self.push_to_user(push.user_id, "notification:new", {"notification": push.notification})
             self.bus.publish_user(push.user_id, {"t": "user_push", "user_id": push.user_id,
@@ -300,8 +320,8 @@ class Registry:
     def on_bus_message(self, message: BusMessage) -> None:
         kind = message.get("t")
         if kind == "events":
-            events = [CommittedEvent(message["study_id"], seq, event_type, payload)
-                      for seq, event_type, payload in message["events"]]
+            events = [CommittedEvent(message["study_id"], seq, event_type, payload, committed)
+                      for seq, event_type, payload, committed in message["events"]]
             self._events_to_room(message["study_id"], events)
         elif kind == "push":
             room = self.active_room(message["study_id"])
@@ -329,6 +349,8 @@ class Registry:
         elif kind == "call_left":
             self.on_node_dead([], [(message["study_id"], message["session_id"],
                                     {"user": {"id": message.get("user_id")}})], publish=False)
+        elif kind == "check_heads":
+            self.on_bus_reconnected()
         elif kind == "settings":
             for listener in self.settings_listeners:
                 listener()
@@ -364,6 +386,9 @@ class Registry:
                 self.bus.publish_study(study_id, {"t": "call_left", "study_id": study_id,
                                                   "session_id": session_id, "user_id": user_id})
         if publish:
+            # Only this node ran the cleanup: every other survivor must also repair the gaps
+            # the dead node may have left (events committed but never published).
+            self.bus.publish_all({"t": "check_heads"})
             self.on_bus_reconnected()
 
     def _spawn(self, coro: Any) -> None:

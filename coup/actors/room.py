@@ -118,11 +118,19 @@ class RoomActor(Actor):
             timer.cancel()
         if self._flush_task is not None:
             await asyncio.gather(self._flush_task, return_exceptions=True)
-        for user_id in list(self._offline_timers):
-            await self._went_offline(user_id)
-        self._offline_timers.clear()
+        draining = self.registry.draining
         for session in list(self.sessions.values()):
-            await self._detach(session, grace=False)
+            await self._detach(session, grace=draining)
+        for timer in self._offline_timers.values():
+            timer.cancel()
+        leaving, self._offline_timers = list(self._offline_timers), {}
+        if draining:
+            # PROTOCOL §6 and §10: these users reconnect to another node within the grace
+            # period; the registry reports offline only those who do not.
+            self.registry.offline_after_grace(self.study_id, leaving)
+        else:
+            for user_id in leaving:
+                await self._went_offline(user_id)
         await self.bus.unwatch_study(self.study_id)
 
     # --- joining and leaving ------------------------------------------------------------------
@@ -132,6 +140,12 @@ class RoomActor(Actor):
         session, attempt = message.session, message.attempt
         try:
             await realtime_queries.check_room_access(self.study_id, session.user_id)
+            if message.since is not None and message.since > self.last_seq:
+                # The client saw events on a node that died before publishing them: catch
+                # this room up from the database first, or they would reach it a second time.
+                await self._fill_gap_from_database(
+                    await realtime_queries.study_last_seq(self.study_id))
+                self._deliver_ready()
             missed, recovered = await self._missed_since(message.since)
         except Exception as exc:
             if attempt.claim():
@@ -268,6 +282,8 @@ class RoomActor(Actor):
         for session in self.sessions.values():
             session.push(frame)
         metrics.WS_FANOUT_DELIVERIES.inc(len(self.sessions))
+        if event.committed_at:
+            metrics.EVENT_PUBLISH_SECONDS.observe(max(0.0, time.time() - event.committed_at))
 
     @handles(RepairGap)
     async def on_repair_gap(self, message: RepairGap) -> None:

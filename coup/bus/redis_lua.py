@@ -44,10 +44,11 @@ return {before, after}
 
 # Set this node's absolute session count for a user (resync after Redis comes back).
 # KEYS[1] study online hash, KEYS[2] study info hash; ARGV: user id, node id, count, summary.
+# Returns 1 when the user was not online in the study (the cluster had reported them offline,
+# or Redis had lost them), else 0.
 PRESENCE_SET = """
 redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
-return 1
+return redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 """
 
 # Join a call under the cap. KEYS[1] call hash; ARGV: session id, info json, cap.

@@ -95,10 +95,20 @@ class RedisStreamBus(Bus):
         self._deliver = deliver
         self._on_reconnect = on_reconnect
         try:
+            # A previous run under this node id (a crash, then a restart within the heartbeat
+            # TTL) left presence, call seats and routes that no survivor will ever collect.
+            await self._redis.delete(self.key("node", self.node_id, "alive"))
+            await self._announce_cleanup(
+                await self._redis.eval(redis_lua.CLEANUP_NODE, 0, self.prefix, self.node_id))
+            # ... and maybe events it committed but never published.
+            self._publish("all", "", {"t": "check_heads"})
             await self._register()
             self._reader_ok = True
         except RedisError as exc:
             log.warning("Redis unreachable at start (%s); the node runs and retries", exc)
+        # Read at every scrape, so they also show a reader that is stuck or failing.
+        metrics.BUS_HEALTHY.set_function(lambda: 1.0 if self.healthy else 0.0)
+        metrics.BUS_READER_LAG.set_function(lambda: self.reader_lag_seconds)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._supervise("bus-reader", self._read_forever)),
@@ -109,10 +119,10 @@ class RedisStreamBus(Bus):
     async def stop(self) -> None:
         self._stopping = True
         self._outbox_ready.set()
-        # Give the writer a moment to send what is queued (events of the last flush).
-        deadline = time.monotonic() + 2
-        while self._outbox and time.monotonic() < deadline and self._writer_ok:
-            await asyncio.sleep(0.01)
+        # The writer sends what is still queued (the last events, offline notices), then ends.
+        if len(self._tasks) > 1:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 2)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -129,16 +139,23 @@ class RedisStreamBus(Bus):
     def reader_lag_seconds(self) -> float:
         return time.monotonic() - self._last_read
 
-    async def _register(self) -> None:
+    async def _register(self) -> bool:
+        """Heartbeat; True when this node was not registered (first start, or removed)."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.set(self.key("node", self.node_id, "alive"), str(time.time()), ex=NODE_TTL_SECONDS)
         pipe.sadd(self.key("nodes"), self.node_id)
-        await pipe.execute()
+        return bool((await pipe.execute())[1])
 
     async def _unregister(self) -> None:
         """A clean stop: remove this node at once instead of waiting for its heartbeat."""
         await self._redis.delete(self.key("node", self.node_id, "alive"))
-        raw = await self._redis.eval(redis_lua.CLEANUP_NODE, 0, self.prefix, self.node_id)
+        await self._announce_cleanup(
+            await self._redis.eval(redis_lua.CLEANUP_NODE, 0, self.prefix, self.node_id))
+        while self._outbox:
+            await self._flush_outbox()
+
+    async def _announce_cleanup(self, raw: str | None) -> None:
+        """Tell the rooms on other nodes who went offline and who left the call."""
         offline, calls = _decode_cleanup(raw)
         for study_id, user_id in offline:
             self._publish("study", study_id, {"t": "presence", "study_id": study_id,
@@ -168,29 +185,32 @@ class RedisStreamBus(Bus):
 
     async def _read_forever(self) -> None:
         inbox = self.key("node", self.node_id, "inbox")
-        last_id = "$"
+        last_id: str | None = None
         while not self._stopping:
             try:
+                if last_id is None:
+                    # Start after the newest entry, by its id: reading from "$" every time
+                    # would skip what arrives between one read's return and the next call.
+                    newest = await self._reader_redis.xrevrange(inbox, count=1)
+                    last_id = newest[0][0] if newest else "0-0"
                 batches = await self._reader_redis.xread({inbox: last_id}, count=READ_BATCH,
                                                          block=READ_BLOCK_MS)
             except (RedisError, OSError) as exc:
                 if self._reader_ok:
                     log.warning("bus reader lost Redis: %s", exc)
                 self._reader_ok = False
-                metrics.BUS_HEALTHY.set(0)
                 await asyncio.sleep(0.5)
                 continue
             self._last_read = time.monotonic()
             if not self._reader_ok:
                 await self._reconnected()
                 # Whatever was queued for us before the outage is repaired from the database.
-                last_id = "$"
+                last_id = None
                 continue
             for _stream, entries in batches or ():
                 for entry_id, fields in entries:
                     last_id = entry_id
                     self._handle_entry(fields)
-            metrics.BUS_READER_LAG.set(0)
 
     def _handle_entry(self, fields: dict[str, str]) -> None:
         try:
@@ -211,7 +231,6 @@ class RedisStreamBus(Bus):
         log.info("bus reader reconnected to Redis; resyncing node state")
         await self._resync()
         self._reader_ok = True
-        metrics.BUS_HEALTHY.set(1 if self.healthy else 0)
         self._on_reconnect()
 
     async def _resync(self) -> None:
@@ -225,7 +244,8 @@ class RedisStreamBus(Bus):
         for user_id in self._watched_users:
             pipe.sadd(self.key("user", user_id, "nodes"), self.node_id)
             pipe.sadd(self.key("node", self.node_id, "users"), user_id)
-        for (study_id, user_id), (count, summary) in self._presence.items():
+        presence = list(self._presence.items())
+        for (study_id, user_id), (count, summary) in presence:
             pipe.eval(redis_lua.PRESENCE_SET, 2, self.key("study", study_id, "online"),
                       self.key("study", study_id, "online_info"), user_id, self.node_id, count,
                       summary)
@@ -234,7 +254,16 @@ class RedisStreamBus(Bus):
         for (user_id, session_id), opened_at in self._connections.items():
             pipe.zadd(self.key("user", user_id, "conns"),
                       {f"{self.node_id}|{session_id}": opened_at})
-        await pipe.execute()
+        results = await pipe.execute()
+        # Users this node still serves whom the others had dropped (this node was taken for
+        # dead during a pause or a partition): they are online again (PROTOCOL §6).
+        first = 2 * (len(self._watched_studies) + len(self._watched_users))
+        for ((study_id, _user_id), (_count, summary)), was_added in zip(
+                presence, results[first:first + len(presence)], strict=True):
+            if int(was_added):
+                self._publish("study", study_id, {
+                    "t": "push", "study_id": study_id, "event": "user:online",
+                    "data": {"study_id": study_id, "user": json.loads(summary)}})
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -248,7 +277,7 @@ class RedisStreamBus(Bus):
         self._outbox_ready.set()
 
     async def _write_forever(self) -> None:
-        while not self._stopping:
+        while not self._stopping or (self._outbox and self._writer_ok):
             if not self._outbox:
                 self._outbox_ready.clear()
                 await self._outbox_ready.wait()
@@ -262,7 +291,6 @@ class RedisStreamBus(Bus):
                 if self._writer_ok:
                     log.warning("bus writer lost Redis (%d queued): %s", len(self._outbox), exc)
                 self._writer_ok = False
-                metrics.BUS_HEALTHY.set(0)
                 await asyncio.sleep(0.5)
 
     async def _flush_outbox(self) -> None:
@@ -304,7 +332,13 @@ class RedisStreamBus(Bus):
     async def _heartbeat_forever(self) -> None:
         while not self._stopping:
             try:
-                await self._register()
+                if await self._register() and self._reader_ok:
+                    # The others took this node for dead (a pause, a partition) and removed
+                    # its routes and presence: put them back and repair what it missed.
+                    log.warning("node %s had been removed from the cluster; re-registering",
+                                self.node_id)
+                    await self._resync()
+                    self._on_reconnect()
                 await self._collect_dead_nodes()
             except (RedisError, OSError) as exc:
                 log.debug("heartbeat failed: %s", exc)

@@ -29,7 +29,6 @@ from coup.filetypes import (
 )
 from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
-from coup.ratelimit import SlidingWindowLimiter
 from coup.store import files as files_store
 from coup.store.enums import FILE_CATEGORY
 from coup.store.fields import new_id
@@ -45,18 +44,6 @@ SEARCH_MAX_CHARS = 100
 # Downloads are read and written in pieces of this size.
 DOWNLOAD_CHUNK_BYTES = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-# Uploads per user (COUP.md §1 item 14), shared by every request on this node; built from the
-# node's settings on first use.
-_upload_limiter: SlidingWindowLimiter | None = None
-
-
-def upload_limiter(count: int, window_seconds: float) -> SlidingWindowLimiter:
-    global _upload_limiter
-    if _upload_limiter is None:
-        _upload_limiter = SlidingWindowLimiter(count, window_seconds)
-    return _upload_limiter
-
 
 class FilesHandler(ApiHandler):
     """GET lists a folder; POST receives one upload (multipart: file, folder, category)."""
@@ -98,7 +85,10 @@ class FilesHandler(ApiHandler):
         if status == "CLOSED":
             raise ApiError("STUDY_CLOSED")
         rate = self.node.settings.upload_rate
-        wait = upload_limiter(rate.count, rate.window_seconds).hit(self.user_id)
+        bus = self.node.bus
+        assert bus is not None
+        # Per user on every node (COUP.md §1 item 14): a user's uploads land anywhere.
+        wait = await bus.hit_rate(f"upload:{self.user_id}", rate.count, rate.window_seconds)
         if wait:
             raise RateLimited(wait)
 

@@ -23,6 +23,9 @@ AVATAR_MIN_BYTES = 1024
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
 # Room for the multipart boundaries and part headers around a 5 MB file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Current-password guesses allowed per user (password change and account deletion).
+PASSWORD_GUESSES = 5
+PASSWORD_GUESS_WINDOW_SECONDS = 15 * 60
 # Accepted MIME types per extension; some clients send the non-standard image/jpg.
 AVATAR_MIME_TYPES: dict[str, tuple[str, ...]] = {
     "jpg": ("image/jpeg", "image/jpg"),
@@ -71,12 +74,15 @@ class PasswordCheckedHandler(ApiHandler):
                                      field: str) -> None:
         if password is None:
             raise ValidationError({field: "is required"})
-        limiter = self.node.password_change_limiter
-        wait = limiter.retry_after(self.user_id)
+        bus = self.node.bus
+        assert bus is not None
+        # Every guess counts, on every node: behind a load balancer without stickiness a
+        # per-node count would multiply the budget by the number of nodes.
+        wait = await bus.hit_rate(f"password:{self.user_id}", PASSWORD_GUESSES,
+                                  PASSWORD_GUESS_WINDOW_SECONDS)
         if wait:
             raise RateLimited(wait)
         if not await passwords.verify_password_async(password, password_hash):
-            limiter.hit(self.user_id)
             raise ApiError("WRONG_PASSWORD", fields={field: "is not correct"})
 
 
@@ -140,7 +146,6 @@ class PasswordHandler(PasswordCheckedHandler):
         revoked = await users.change_password(
             auth.user.id, new_hash, expected_hash=credentials.password_hash,
             keep_session_id=auth.session.id)
-        self.node.password_change_limiter.reset(auth.user.id)
         await self.node.sessions_revoked(revoked, "PASSWORD_CHANGED")
         self.ok(None)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -39,6 +40,9 @@ class CommittedEvent:
     seq: int
     type: str
     payload: dict[str, Any]
+    # Wall-clock time of the commit (0 when read back from the database), for the
+    # commit-to-socket latency metric.
+    committed_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -207,9 +211,10 @@ def record_events(study_id: str, first_seq: int,
                   items: list[tuple[str, dict[str, Any]]]) -> list[CommittedEvent]:
     """Insert the event rows for seqs reserved by `reserve_seqs` and queue them for delivery."""
     now = utcnow()
+    wall = time.time()
     committed = [
         CommittedEvent(study_id, first_seq + offset, event_type,
-                       {"study_id": study_id, "seq": first_seq + offset, **body})
+                       {"study_id": study_id, "seq": first_seq + offset, **body}, wall)
         for offset, (event_type, body) in enumerate(items)
     ]
     StudyEvent.insert_many([

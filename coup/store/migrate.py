@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,11 +34,12 @@ _CREATE_MIGRATIONS_TABLE = (
 
 
 def default_sql_root() -> Path:
-    """Where the migration folders live: package data if shipped so, else the repository."""
-    package_data = Path(__file__).resolve().parents[1] / "sql"
-    if package_data.is_dir():
-        return package_data
-    return Path(__file__).resolve().parents[2] / "sql"
+    """Where the migration folders live: the repository's `sql/` (a checkout or an editable
+    install), else the copy a regular install puts in `<prefix>/share/coup/sql`."""
+    repository = Path(__file__).resolve().parents[2] / "sql"
+    if repository.is_dir():
+        return repository
+    return Path(sys.prefix) / "share" / "coup" / "sql"
 
 
 def dialect_of(db: peewee.Database) -> str:
