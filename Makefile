@@ -15,7 +15,10 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP)  ## serve on http://127.0.0.1:8000 with SQLite and the in-process bus
 	$(BIN)/coup serve
 
-test: $(STAMP)  ## the whole suite: SQLite leg, then PostgreSQL (+ Redis) when reachable
+# One pytest worker per core; each worker runs its own test servers and databases.
+PYTEST_ARGS ?= -n auto
+
+test: $(STAMP)  ## the whole suite: SQLite leg, then PostgreSQL + Redis (and multi-node)
 	$(BIN)/ruff check coup tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
