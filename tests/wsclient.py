@@ -1,17 +1,29 @@
-"""A small synchronous WebSocket client for tests, speaking the CoUp protocol."""
+"""A small synchronous WebSocket client for tests, speaking the CoUp protocol, and the few
+helpers the realtime tests share (settings overrides, database fixtures)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
+import uuid
 from collections import deque
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from coup.store.db import db_task, db_transaction
+from coup.store.fields import new_id, utcnow
+from coup.store.models import File, Message, Notification, Study, StudyEvent, User
+from coup.store.models import Session as LoginSession
 from tests.conftest import APP_ORIGIN, LiveServer
+
+# Close codes a test may see; anything else is a surprise.
+LISTED_CLOSE_CODES = frozenset({1000, 1001, 1003, 1008, 1009, 1011, 1013, 4001, 4029})
 
 
 class WsClient:
@@ -27,16 +39,9 @@ class WsClient:
     @classmethod
     def open(cls, server: LiveServer, token: str | None = None, *, origin: str | None = None,
              cookie: str | None = None, expect_hello: bool = True) -> WsClient:
-        headers: dict[str, str] = {}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        if origin is not None:
-            headers["Origin"] = origin
-        if cookie is not None:
-            headers["Cookie"] = f"coup_session={cookie}"
-        url = server.base_url.replace("http://", "ws://") + "/ws"
-        conn = connect(url, additional_headers=headers, open_timeout=10, max_size=None,
-                       origin=None, compression=None, legacy=True)
+        conn = connect(ws_url(server), additional_headers=_headers(token, origin, cookie),
+                       open_timeout=10, max_size=None, max_queue=None, origin=None,
+                       compression=None, proxy=None, legacy=True)
         client = cls(conn)
         if expect_hello:
             client.hello = client.expect("hello")
@@ -46,6 +51,11 @@ class WsClient:
     def browser(cls, server: LiveServer, cookie: str) -> WsClient:
         return cls.open(server, origin=APP_ORIGIN, cookie=cookie)
 
+    @property
+    def session_id(self) -> str:
+        assert self.hello is not None
+        return self.hello["session_id"]
+
     def send(self, event: str, data: dict[str, Any] | None = None, ref: Any = None) -> None:
         frame: dict[str, Any] = {"event": event, "data": data or {}}
         if ref is not None:
@@ -54,6 +64,22 @@ class WsClient:
 
     def send_raw(self, text: str | bytes) -> None:
         self.conn.send(text)
+
+    def send_until_closed(self, event: str, data: dict[str, Any] | None,
+                          refs: Any) -> int:
+        """Send one frame per ref until the server closes the connection; how many were
+        sent (a flood the server is expected to cut off)."""
+        sent = 0
+        try:
+            for ref in refs:
+                self.send(event, data, ref)
+                sent += 1
+        except ConnectionClosed:
+            pass
+        return sent
+
+    def next_ref(self) -> int:
+        return next(self._refs)
 
     def request(self, event: str, data: dict[str, Any] | None = None,
                 timeout: float = 10) -> dict[str, Any]:
@@ -67,7 +93,17 @@ class WsClient:
         assert reply["ok"] is True, reply
         return reply["data"]
 
+    def fail(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send a frame that must be refused; returns the reply's `error` object."""
+        reply = self.request(event, data)
+        assert reply["ok"] is False, reply
+        return reply["error"]
+
     def reply(self, ref: Any, timeout: float = 10) -> dict[str, Any]:
+        for index, frame in enumerate(self.pushes):
+            if frame.get("event") == "reply" and frame.get("ref") == ref:
+                del self.pushes[index]
+                return frame
         deadline = time.monotonic() + timeout
         while True:
             frame = self._receive(deadline)
@@ -100,8 +136,12 @@ class WsClient:
         self.pushes.clear()
         return frames
 
-    def events(self, event: str) -> list[dict[str, Any]]:
-        return [f["data"] for f in self.drain() if f.get("event") == event]
+    def events(self, event: str, duration: float = 0.2) -> list[dict[str, Any]]:
+        return [f["data"] for f in self.drain(duration) if f.get("event") == event]
+
+    def collect(self, event: str, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        """The next `count` pushes named `event`, in arrival order."""
+        return [self.expect(event, timeout) for _ in range(count)]
 
     def closed_with(self, timeout: float = 10) -> int | None:
         """Read until the server closes; the close code."""
@@ -114,6 +154,20 @@ class WsClient:
         except TimeoutError:
             return None
         return None
+
+    def frames_until_close(self, timeout: float = 10) -> tuple[list[dict[str, Any]], int | None]:
+        """Every frame (stored pushes first) until the server closes, and the close code
+        (None when it did not close in time)."""
+        frames = list(self.pushes)
+        self.pushes.clear()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                frames.append(self._receive(deadline))
+        except ConnectionClosed as closed:
+            return frames, closed.rcvd.code if closed.rcvd else None
+        except TimeoutError:
+            return frames, None
 
     def close(self) -> None:
         self.conn.close()
@@ -136,3 +190,220 @@ def _matches(frame: dict[str, Any], event: str, match: dict[str, Any]) -> bool:
         return False
     data = frame.get("data") or {}
     return all(data.get(key) == value for key, value in match.items())
+
+
+def _headers(token: str | None, origin: str | None, cookie: str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if origin is not None:
+        headers["Origin"] = origin
+    if cookie is not None:
+        headers["Cookie"] = f"coup_session={cookie}"
+    return headers
+
+
+def ws_url(server: LiveServer) -> str:
+    return server.base_url.replace("http://", "ws://") + "/ws"
+
+
+def refused_status(server: LiveServer, token: str | None = None, *, origin: str | None = None,
+                   cookie: str | None = None) -> tuple[int, dict[str, Any]]:
+    """Try an upgrade that must be refused; the HTTP status and the JSON body."""
+    try:
+        conn = connect(ws_url(server), additional_headers=_headers(token, origin, cookie),
+                       open_timeout=10, origin=None, compression=None, proxy=None)
+    except InvalidStatus as refused:
+        response = refused.response
+        body = json.loads(response.body.decode()) if response.body else {}
+        return response.status_code, body
+    conn.close()
+    raise AssertionError("the upgrade was accepted")
+
+
+def new_client_id() -> str:
+    return str(uuid.uuid4())
+
+
+def say(ws: WsClient, study_id: str, content: str, client_id: str | None = None
+        ) -> dict[str, Any]:
+    """Send one chat message and return the ack data ({message, seq})."""
+    return ws.ok("chat:message", {"study_id": study_id, "content": content,
+                                  "client_id": client_id or new_client_id()})
+
+
+# --- settings overrides ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def override_settings(server: LiveServer, **changes: Any) -> Iterator[None]:
+    """Replace the node's (and the actor registry's) settings for the duration of a test.
+
+    Rooms copy the settings when they start, so use a fresh study inside the block."""
+    node = server.node
+    registry = node.registry
+    assert registry is not None
+    saved_node, saved_registry = node.settings, registry.settings
+    node.settings = saved_node.with_overrides(**changes)
+    registry.settings = saved_registry.with_overrides(**changes)
+    try:
+        yield
+    finally:
+        node.settings, registry.settings = saved_node, saved_registry
+
+
+@contextlib.contextmanager
+def chat_limit(server: LiveServer, count: int, window_seconds: float = 10.0) -> Iterator[None]:
+    """Swap the shared chat limiter (REST + WebSocket) for one with another budget."""
+    from coup.config import RateLimit
+    from coup.ratelimit import SlidingWindowLimiter
+
+    registry = server.node.registry
+    assert registry is not None
+    saved = registry.chat_limiter
+    registry.chat_limiter = SlidingWindowLimiter(count, window_seconds)
+    try:
+        with override_settings(server, chat_rate=RateLimit(count, window_seconds)):
+            yield
+    finally:
+        registry.chat_limiter = saved
+
+
+def passivate_idle_rooms(server: LiveServer) -> list[str]:
+    """Stop every room that has no session, so the next join starts from the database."""
+    registry = server.node.registry
+    assert registry is not None
+    return server.call(registry.collect_garbage(idle_seconds=0))
+
+
+def passivate_room(server: LiveServer, study_id: str, timeout: float = 5) -> None:
+    """Wait until the study's room is idle and stop it (patch the reconnect grace short
+    first: a pending offline timer keeps a room alive)."""
+    registry = server.node.registry
+    assert registry is not None
+    deadline = time.monotonic() + timeout
+    while registry.active_room(study_id) is not None:
+        passivate_idle_rooms(server)
+        if registry.active_room(study_id) is None:
+            break
+        assert time.monotonic() < deadline, "the room did not become idle"
+        time.sleep(0.05)
+
+
+# --- database fixtures (run on the server's DB workers) ---------------------------------------
+
+
+@db_transaction
+def _update_row(model_name: str, row_id: str, changes: dict[str, Any]) -> int:
+    model = {"Study": Study, "User": User, "Session": LoginSession}[model_name]
+    return model.update(**changes).where(model.id == row_id).execute()
+
+
+def set_study_status(server: LiveServer, study_id: str, status: str) -> None:
+    changes: dict[str, Any] = {"status": status}
+    if status == "CLOSED":
+        changes["closed_at"] = utcnow()
+    server.call(_update_row("Study", study_id, changes))
+
+
+def restrict_user(server: LiveServer, user_id: str, actions: list[str],
+                  minutes: int = 60) -> None:
+    server.call(_update_row("User", user_id, {
+        "restricted_actions": actions,
+        "restricted_until": utcnow() + timedelta(minutes=minutes)}))
+
+
+def set_user_status(server: LiveServer, user_id: str, status: str) -> None:
+    changes: dict[str, Any] = {"status": status}
+    if status == "SUSPENDED":
+        changes["suspended_until"] = utcnow() + timedelta(days=1)
+        changes["suspend_reason"] = "테스트"
+    if status == "DELETED":
+        changes["deleted_at"] = utcnow()
+    server.call(_update_row("User", user_id, changes))
+
+
+@db_transaction
+def _expire_sessions(user_id: str) -> int:
+    return LoginSession.update(expires_at=utcnow() - timedelta(minutes=1)).where(
+        LoginSession.user == user_id).execute()
+
+
+def expire_sessions(server: LiveServer, user_id: str) -> None:
+    server.call(_expire_sessions(user_id))
+
+
+@db_transaction
+def _insert_events(study_id: str, count: int) -> tuple[int, int]:
+    study = Study.get_by_id(study_id)
+    first = study.last_seq + 1
+    now = utcnow()
+    rows = [{"study": study_id, "seq": seq, "type": "notice:deleted",
+             "payload": {"study_id": study_id, "seq": seq, "notice_id": f"n{seq}"},
+             "created_at": now} for seq in range(first, first + count)]
+    for start in range(0, len(rows), 200):
+        StudyEvent.insert_many(rows[start:start + 200]).execute()
+    Study.update(last_seq=Study.last_seq + count).where(Study.id == study_id).execute()
+    return first, first + count - 1
+
+
+def insert_events(server: LiveServer, study_id: str, count: int) -> tuple[int, int]:
+    """Append `count` durable events straight into the database (no room is told); returns the
+    first and last seq."""
+    return server.call(_insert_events(study_id, count))
+
+
+@db_transaction
+def _create_file(study_id: str, uploader_id: str, name: str) -> str:
+    return File.create(id=new_id(), study=study_id, uploader=uploader_id, name=name, size=5,
+                       type="text/plain", category="DOCUMENT", storage_key=f"test/{new_id()}",
+                       created_at=utcnow()).id
+
+
+def create_file(server: LiveServer, study_id: str, uploader_id: str,
+                name: str = "notes.txt") -> str:
+    return server.call(_create_file(study_id, uploader_id, name))
+
+
+@db_task
+def _messages(study_id: str) -> list[dict[str, Any]]:
+    return list(Message.select(Message.id, Message.client_id, Message.seq, Message.content,
+                               Message.deleted_at, Message.user)
+                .where(Message.study == study_id).order_by(Message.seq).dicts())
+
+
+def messages_in_db(server: LiveServer, study_id: str) -> list[dict[str, Any]]:
+    return server.call(_messages(study_id))
+
+
+@db_task
+def _last_seq(study_id: str) -> int:
+    return int(Study.select(Study.last_seq).where(Study.id == study_id).scalar() or 0)
+
+
+def study_head(server: LiveServer, study_id: str) -> int:
+    """The study's last_seq in the database."""
+    return server.call(_last_seq(study_id))
+
+
+@db_task
+def _events(study_id: str) -> list[tuple[int, str]]:
+    return [(row.seq, row.type) for row in StudyEvent.select(StudyEvent.seq, StudyEvent.type)
+            .where(StudyEvent.study == study_id).order_by(StudyEvent.seq)]
+
+
+def events_in_db(server: LiveServer, study_id: str) -> list[tuple[int, str]]:
+    return server.call(_events(study_id))
+
+
+@db_task
+def _notifications(user_id: str, kind: str | None) -> list[dict[str, Any]]:
+    query = Notification.select().where(Notification.user == user_id)
+    if kind is not None:
+        query = query.where(Notification.type == kind)
+    return list(query.order_by(Notification.created_at).dicts())
+
+
+def notifications_of(server: LiveServer, user_id: str,
+                     kind: str | None = None) -> list[dict[str, Any]]:
+    return server.call(_notifications(user_id, kind))

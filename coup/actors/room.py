@@ -155,6 +155,26 @@ class RoomActor(Actor):
         if not attempt.claim():
             attempt.finish(joined=False)  # the session gave up waiting: leave no trace
             return
+        try:
+            announce, online = await self._seat(session, attempt.ref, missed, recovered)
+        except Exception as exc:
+            # Leave no trace and still answer the ref exactly once.
+            log.exception("joining %s to room %s failed", session, self.study_id)
+            await self._detach(session, grace=False)
+            session.reply_error(attempt.ref, exc)
+            attempt.finish(joined=False)
+            return
+        attempt.finish(joined=True)
+        session.push_event("study:online-users", {"study_id": self.study_id, "users": online})
+        if announce:
+            metrics.PRESENCE_CHANGES.labels("online").inc()
+            self._room_push("user:online", {"study_id": self.study_id, "user": session.user},
+                            except_user=session.user_id)
+
+    async def _seat(self, session: SessionActor, ref: int | str | None,
+                    missed: list[dict[str, Any]],
+                    recovered: bool) -> tuple[bool, list[dict[str, Any]]]:
+        """Add a claimed join's session to the room and answer it; (announce online, online)."""
         user_id = session.user_id
         announce = False
         if session.session_id not in self.sessions:
@@ -169,16 +189,11 @@ class RoomActor(Actor):
                     change = await self.bus.presence_join(self.study_id, session.user)
                     announce = change.became_online
         online = await self.online_users()
-        session.reply(attempt.ref, {
+        session.reply(ref, {
             "study_id": self.study_id, "seq": self.last_seq, "online": online,
             "call": await self.call.view(), "missed": missed, "recovered": recovered,
         })
-        attempt.finish(joined=True)
-        session.push_event("study:online-users", {"study_id": self.study_id, "users": online})
-        if announce:
-            metrics.PRESENCE_CHANGES.labels("online").inc()
-            self._room_push("user:online", {"study_id": self.study_id, "user": session.user},
-                            except_user=user_id)
+        return announce, online
 
     async def _missed_since(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
         if since is None or since >= self.last_seq:

@@ -122,6 +122,8 @@ class SessionActor(Actor):
         # hit() refuses the count-th + 1 event, and the 20th bad frame must already close.
         self._bad_frames = WindowCounter(BAD_FRAMES_ALLOWED - 1, BAD_FRAMES_WINDOW_SECONDS)
         self.closing = False
+        # Pushes wait here until the hello is out (PROTOCOL §1: hello comes first).
+        self._held: list[tuple[bytes, bool]] | None = []
 
     def __repr__(self) -> str:
         return f"<SessionActor {self.session_id} user={self.user_id}>"
@@ -130,7 +132,17 @@ class SessionActor(Actor):
 
     def push(self, frame: bytes, droppable: bool = False) -> bool:
         """Queue a pre-encoded frame for this connection (any actor may call this)."""
+        if self._held is not None:
+            self._held.append((frame, droppable))
+            return True
         return self.outbound.push(frame, droppable)
+
+    def send_hello(self, data: dict[str, Any]) -> None:
+        """Write the hello, then whatever was pushed while it was being prepared."""
+        held, self._held = self._held or [], None
+        self.push_event("hello", data)
+        for frame, droppable in held:
+            self.outbound.push(frame, droppable)
 
     def push_event(self, event: str, data: Any) -> None:
         metrics.WS_FRAMES_OUT.labels(event).inc()
@@ -235,7 +247,8 @@ class SessionActor(Actor):
             raise BadRequest(message="since must be a non-negative integer")
         if study_id not in self.rooms and len(self.rooms) >= \
                 self.registry.settings.ws_max_rooms_per_session:
-            raise BadRequest(message="too many rooms joined on this connection")
+            # A limit, not a malformed frame: it does not count toward the bad-frame close.
+            raise ApiError("VALIDATION_ERROR", message="too many rooms joined on this connection")
         room = await self.registry.room_for(study_id)
         # The room writes the reply itself, so it precedes every live event of the room.
         attempt = JoinAttempt(frame.ref)
@@ -276,7 +289,9 @@ class SessionActor(Actor):
             content = chat_store.clean_content(data.get("content"), has_file=bool(file_id))
             client_id = chat_store.check_client_id(data.get("client_id"))
         except ApiError as exc:
-            raise BadRequest(message=str(exc.fields or exc.message("en"))) from None
+            # Content rules are validation, not a malformed frame (no bad-frame count).
+            raise ApiError("VALIDATION_ERROR", message=str(exc.fields or exc.message("en")),
+                           fields=exc.fields) from None
         if client_id is None:
             raise BadRequest(message="client_id is required")
         ref = frame.ref

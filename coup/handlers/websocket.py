@@ -50,10 +50,11 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         if outcome.error is not None:
             return self._refuse(outcome.error)
         self.auth = outcome.state
-        try:
-            await self.node.check_maintenance("/api/ws", self.auth)
-        except ApiError as exc:
-            return self._refuse(exc)
+        if self.auth is not None:  # an auth-frame connection is checked once it authenticates
+            try:
+                await self.node.check_maintenance("/api/ws", self.auth)
+            except ApiError as exc:
+                return self._refuse(exc)
         await super().get(*args, **kwargs)
 
     def _refuse(self, error: ApiError) -> None:
@@ -94,7 +95,8 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         self.session = session
         registry.add_session(session)
         settings = self.node.settings
-        session.push_event("hello", {
+        unread = await unread_count(auth.user.id)
+        session.send_hello({
             "session_id": session.session_id,
             "user": user,
             "node": settings.node_id,
@@ -110,7 +112,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
                 "outbound_max_bytes": settings.ws_outbound_max_bytes,
                 "outbound_max_frames": settings.ws_outbound_max_frames,
             },
-            "unread_notifications": await unread_count(auth.user.id),
+            "unread_notifications": unread,
         })
 
     async def on_message(self, message: str | bytes) -> None:
@@ -143,6 +145,11 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
                 self.write_message(_json_error_reply(frame.ref, "the token is not valid"))
             metrics.WS_CLOSES.labels(str(protocol.WS_4001_AUTH_TIMEOUT)).inc()
             self.close(protocol.WS_4001_AUTH_TIMEOUT, "bad token")
+            return
+        try:
+            await self.node.check_maintenance("/api/ws", state)
+        except ApiError:
+            self.close(protocol.WS_1013_TRY_AGAIN_LATER, "maintenance")
             return
         self.auth = state
         await self._start_session(state)
