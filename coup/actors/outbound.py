@@ -53,13 +53,16 @@ class Outbound:
         if self.closed or stream.closed():
             self.closed = True
             return False
-        if not self._queue and len(stream._write_buffer) <= WATERMARK_BYTES:
+        if not self._queue and _buffered(stream) <= WATERMARK_BYTES:
             try:
                 future = stream.write(frame)
             except StreamClosedError:
                 self.closed = True
                 return False
-            if len(stream._write_buffer) > WATERMARK_BYTES:
+            if stream.closed():  # the write itself can find the peer gone
+                self.closed = True
+                return False
+            if _buffered(stream) > WATERMARK_BYTES:
                 self._arm_drain(future)
             return True
         if droppable and (self._queued_bytes * 2 > self.max_bytes
@@ -101,7 +104,7 @@ class Outbound:
             return
         last = None
         try:
-            while self._queue and len(stream._write_buffer) <= WATERMARK_BYTES:
+            while self._queue and _buffered(stream) <= WATERMARK_BYTES:
                 frame = self._queue.popleft()
                 self._queued_bytes -= len(frame)
                 last = stream.write(frame)
@@ -112,3 +115,9 @@ class Outbound:
             self._arm_drain(last)
         elif self._queue:
             self._arm_drain(stream.write(b""))
+
+
+def _buffered(stream: IOStream) -> int:
+    """Bytes waiting in Tornado's write buffer; Tornado drops the buffer (None) on close."""
+    buffer = stream._write_buffer
+    return len(buffer) if buffer is not None else 0

@@ -295,7 +295,10 @@ class RoomActor(Actor):
         self._recent.append((event.seq, {"event": event.type, "data": event.payload}))
         frame = protocol.encode_push(event.type, event.payload)
         for session in self.sessions.values():
-            session.push(frame)
+            try:
+                session.push(frame)
+            except Exception:  # one broken socket must not cost the others this event
+                log.exception("delivering seq %d to %s failed", event.seq, session)
         metrics.WS_FANOUT_DELIVERIES.inc(len(self.sessions))
         if event.committed_at:
             metrics.EVENT_PUBLISH_SECONDS.observe(max(0.0, time.time() - event.committed_at))
@@ -395,12 +398,15 @@ class RoomActor(Actor):
             self._flush_task = None
 
     def _answer(self, post: PostMessage, outcome: Any, error: BaseException | None) -> None:
-        """Reply to a post and to the retries of it that arrived while it was written."""
-        post.reply(outcome, error)
+        """Reply to a post and to the retries of it that arrived while it was written; one
+        failing reply (a closed socket) never keeps the others from theirs."""
         retries = self._in_flight.pop((post.draft.user_id, post.draft.client_id), [])
         replay = dataclasses.replace(outcome, created=False) if outcome is not None else None
-        for retry in retries:
-            retry.reply(replay, error)
+        for target, answer in [(post, outcome), *((retry, replay) for retry in retries)]:
+            try:
+                target.reply(answer, error)
+            except Exception:
+                log.exception("answering a chat post in room %s failed", self.study_id)
 
     def _remember(self, post: PostMessage, outcome: Any) -> None:
         self._client_ids[(post.draft.user_id, post.draft.client_id)] = outcome

@@ -95,15 +95,24 @@ class Actor:
 
 
 class ActorRef:
-    """The only handle other code holds on an actor."""
+    """The only handle other code holds on an actor.
+
+    The mailbox is a plain deque with a bound and one wake-up future, not an asyncio.Queue and
+    an Event: one SessionActor exists per connection, and this keeps an idle one a few hundred
+    bytes lighter (measured with `bench/`, scenario c).
+    """
+
+    __slots__ = ("_internal", "_mailbox", "_space", "_stopping", "_task", "_wakeup", "actor",
+                 "stopped")
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
-        self._mailbox: asyncio.Queue[Envelope] = asyncio.Queue(actor.mailbox_size)
-        # Messages the actor sends itself (e.g. "this batch committed") bypass the bound: they
-        # are answers to work already admitted, and dropping them would lose that work.
-        self._internal: deque[Envelope] = deque()
-        self._wakeup = asyncio.Event()
+        self._mailbox: deque[Envelope] = deque()
+        # System messages (the actor's own follow-ups, control from other actors) bypass the
+        # bound: they answer work already admitted, and dropping them would lose that work.
+        self._internal: deque[Envelope] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._space: deque[asyncio.Future[None]] | None = None  # senders waiting for room
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -114,7 +123,7 @@ class ActorRef:
 
     @property
     def depth(self) -> int:
-        return self._mailbox.qsize() + len(self._internal)
+        return len(self._mailbox) + (len(self._internal) if self._internal else 0)
 
     def tell(self, message: Any) -> None:
         """Queue a message; raises MailboxFull at the bound and ActorStopped after stop."""
@@ -122,10 +131,18 @@ class ActorRef:
 
     async def send(self, message: Any) -> None:
         """Queue a message, waiting while the mailbox is full (backpressure)."""
-        if not self.alive:
-            raise ActorStopped(repr(self.actor))
-        await self._mailbox.put(Envelope(message, None))
-        self._wakeup.set()
+        while True:
+            if not self.alive:
+                raise ActorStopped(repr(self.actor))
+            if len(self._mailbox) < self.actor.mailbox_size:
+                break
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._space is None:
+                self._space = deque()
+            self._space.append(waiter)
+            await waiter
+        self._mailbox.append(Envelope(message, None))
+        self._wake()
 
     async def ask(self, message: Any, timeout: float = 5.0) -> Any:
         """Queue a message and wait for the handler's result (or its exception)."""
@@ -138,31 +155,45 @@ class ActorRef:
         for being over the bound, because dropping them would lose work already admitted."""
         if self.stopped.done():
             return
+        if self._internal is None:
+            self._internal = deque()
         self._internal.append(Envelope(message, None))
-        self._wakeup.set()
+        self._wake()
 
     def stop(self) -> None:
         """Ask the actor to stop after the message it is handling; queued asks then fail."""
         self._stopping = True
-        self._wakeup.set()
+        self._wake()
+        while self._space:
+            waiter = self._space.popleft()
+            if not waiter.done():
+                waiter.set_exception(ActorStopped(repr(self.actor)))
 
     def _put(self, envelope: Envelope) -> None:
         if not self.alive:
             raise ActorStopped(repr(self.actor))
-        try:
-            self._mailbox.put_nowait(envelope)
-        except asyncio.QueueFull:
+        if len(self._mailbox) >= self.actor.mailbox_size:
             metrics.MAILBOX_OVERFLOWS.labels(self.actor.kind).inc()
-            raise MailboxFull(repr(self.actor)) from None
-        self._wakeup.set()
+            raise MailboxFull(repr(self.actor))
+        self._mailbox.append(envelope)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     def _next(self) -> Envelope | None:
         if self._internal:
             return self._internal.popleft()
-        try:
-            return self._mailbox.get_nowait()
-        except asyncio.QueueEmpty:
+        if not self._mailbox:
             return None
+        envelope = self._mailbox.popleft()
+        while self._space:  # room for one more: let the longest-waiting sender in
+            waiter = self._space.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+        return envelope
 
     async def _run(self) -> None:
         actor = self.actor
@@ -171,8 +202,9 @@ class ActorRef:
             while not self._stopping:
                 envelope = self._next()
                 if envelope is None:
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
+                    self._wakeup = asyncio.get_running_loop().create_future()
+                    await self._wakeup
+                    self._wakeup = None
                     continue
                 await self._handle(envelope)
         except asyncio.CancelledError:
@@ -207,6 +239,10 @@ class ActorRef:
             envelope.reply.set_result(result)
 
     def _fail_pending(self) -> None:
+        while self._space:
+            waiter = self._space.popleft()
+            if not waiter.done():
+                waiter.set_exception(ActorStopped(repr(self.actor)))
         while (envelope := self._next()) is not None:
             if envelope.reply is None:
                 try:

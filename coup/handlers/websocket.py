@@ -93,6 +93,8 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         session = SessionActor(registry, self, user=user, login_session_id=auth.session.id)
         start_actor(session)
         self.session = session
+        # The session keeps what it needs; the rows are not kept alive per connection.
+        self.auth = None
         registry.add_session(session)
         settings = self.node.settings
         unread = await unread_count(auth.user.id)

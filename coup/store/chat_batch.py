@@ -24,7 +24,7 @@ from coup.errors import ApiError, NotFound, ValidationError
 from coup.jsonutil import iso
 from coup.store.chat import MessageDraft, WriteOutcome, chat_item, message_view, restriction_error
 from coup.store.db import database, is_postgres
-from coup.store.events import db_write, record_events_rows, reserve_seqs_many
+from coup.store.events import db_write, record_events_many, reserve_seqs_many
 from coup.store.fields import new_id, utcnow
 from coup.store.notifications import notify_chat
 from coup.store.views import user_summary
@@ -102,6 +102,7 @@ def _insert_new_messages(inserts: dict[str, list[tuple[StudyBatch, int, MessageD
     stamp = iso(now)
     message_rows: list[tuple[Any, ...]] = []
     online = {b.study_id: b.online_user_ids for b in batches}
+    event_groups = []
     for study_id, rows in inserts.items():
         views = []
         for offset, (batch, index, draft) in enumerate(rows):
@@ -117,11 +118,12 @@ def _insert_new_messages(inserts: dict[str, list[tuple[StudyBatch, int, MessageD
             }
             views.append(view)
             batch.outcomes[index] = WriteOutcome(view, seq, True)
-        record_events_rows(study_id, firsts[study_id],
-                           [("chat:new-message", {"message": v}) for v in views])
+        event_groups.append((study_id, firsts[study_id],
+                             [("chat:new-message", {"message": v}) for v in views]))
         recipients = members.get(study_id, set()) - online[study_id]
         if recipients:
             notify_chat(recipients, studies[study_id], [chat_item(v) for v in views])
+    record_events_many(event_groups)
     _execute_many_rows(
         "INSERT INTO messages (id, study_id, user_id, client_id, seq, content, file_id, "
         "created_at, updated_at) VALUES ", message_rows)

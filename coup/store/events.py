@@ -200,16 +200,20 @@ def reserve_seqs_many(counts: dict[str, int]) -> dict[str, int]:
     return {study_id: heads[study_id] - count + 1 for study_id, count in counts.items()}
 
 
-def record_events_rows(study_id: str, first_seq: int,
-                       items: list[tuple[str, dict[str, Any]]]) -> list[CommittedEvent]:
-    """`record_events` with one plain multi-row INSERT, for the chat hot path."""
+def record_events_many(groups: list[tuple[str, int, list[tuple[str, dict[str, Any]]]]]
+                       ) -> list[CommittedEvent]:
+    """`record_events` for several studies with one plain multi-row INSERT (chat hot path);
+    `groups` holds (study id, first reserved seq, items) per study."""
     now = utcnow()
     wall = time.time()
     committed = [
         CommittedEvent(study_id, first_seq + offset, event_type,
                        {"study_id": study_id, "seq": first_seq + offset, **body}, wall)
+        for study_id, first_seq, items in groups
         for offset, (event_type, body) in enumerate(items)
     ]
+    if not committed:
+        return committed
     param = database.param
     row = f"({param}, {param}, {param}, {param}, {param})"
     database.execute_sql(
