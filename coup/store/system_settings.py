@@ -114,13 +114,17 @@ def load_effective_settings() -> dict[str, Any]:
 
 @db_transaction
 def seed_settings() -> list[str]:
-    """Insert the settings that are missing; returns the keys inserted. Never overwrites."""
+    """Insert the settings that are missing; returns the keys inserted. Never overwrites.
+
+    Nodes starting together seed at the same time, so each insert ignores a key that another
+    node inserted in between (ON CONFLICT DO NOTHING / INSERT OR IGNORE).
+    """
     existing = {row.key for row in SystemSetting.select(SystemSetting.key)}
     inserted = []
     for key, spec in SETTING_SPECS.items():
         if key in existing:
             continue
-        SystemSetting.create(
+        SystemSetting.insert(
             id=new_id(),
             category=spec.category,
             key=key,
@@ -128,7 +132,7 @@ def seed_settings() -> list[str]:
             type=spec.type,
             description=spec.description or None,
             updated_at=utcnow(),
-        )
+        ).on_conflict_ignore().execute()
         inserted.append(key)
     return inserted
 
