@@ -151,6 +151,17 @@ class TextList(Rule):
         return [self.item.check(entry) for entry in value]
 
 
+@dataclass(frozen=True)
+class ListShape(Rule):
+    """Only the shape (a JSON list): the caller checks the items itself, so that each problem
+    is named with its index (`tags[2]`)."""
+
+    def check(self, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise FieldInvalid("must be a list")
+        return value
+
+
 def parse_instant(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))

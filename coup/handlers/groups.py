@@ -30,6 +30,7 @@ from coup.validation import (
     Email,
     FieldInvalid,
     Integer,
+    ListShape,
     Rule,
     Text,
     clean_text,
@@ -56,15 +57,6 @@ def _plain_name(name: str) -> None:
         raise FieldInvalid("must not contain any of < > { } [ ] \\ /")
 
 
-class _ListShape(Rule):
-    """Only the shape: the items are checked by `clean_tags` (problems named `tags[i]`)."""
-
-    def check(self, value: Any) -> Any:
-        if not isinstance(value, list):
-            raise FieldInvalid("must be a list")
-        return value
-
-
 def _group_schema(*, update: bool) -> dict[str, Rule]:
     """The create fields; in a PATCH each is optional, and only the nullable ones take null."""
     defaulted = not update  # on create an absent or null field takes its default
@@ -73,7 +65,7 @@ def _group_schema(*, update: bool) -> dict[str, Rule]:
         "description": Text(required=False, nullable=True, max_len=1000, multiline=True),
         "category": Choice(required=not defaulted, values=GROUP_CATEGORY),
         "image_url": AVATAR_URL,
-        "tags": _ListShape(required=not defaulted),
+        "tags": ListShape(required=not defaulted),
         "is_public": Boolean(required=not defaulted),
         "is_recruiting": Boolean(required=not defaulted),
         "max_members": Integer(required=not defaulted, low=2, high=200),

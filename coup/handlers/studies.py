@@ -14,8 +14,8 @@ from coup.store.studies import DEFAULT_MAX_MEMBERS, ExploreFilters
 from coup.validation import (
     Boolean,
     Choice,
-    FieldInvalid,
     Integer,
+    ListShape,
     Rule,
     Text,
     clean_text,
@@ -29,15 +29,6 @@ RECRUITING_FILTERS = ("all", "recruiting", "closed")
 SORTS = ("latest", "popular")
 
 
-class _List(Rule):
-    """Only the shape: the items are checked by `studies.clean_tags` (names like `tags[2]`)."""
-
-    def check(self, value: Any) -> Any:
-        if not isinstance(value, list):
-            raise FieldInvalid("must be a list")
-        return value
-
-
 def _study_schema(*, update: bool) -> dict[str, Rule]:
     """The study fields; in a PATCH every field is optional but only sub_category is nullable."""
     optional = not update
@@ -47,7 +38,7 @@ def _study_schema(*, update: bool) -> dict[str, Rule]:
         "description": Text(min_len=10, max_len=500, multiline=True),
         "category": Choice(values=studies.CATEGORY_VALUES),
         "sub_category": Text(required=False, nullable=True, max_len=30),
-        "tags": _List(required=not optional),
+        "tags": ListShape(required=not optional),
         # The upper bound is the max_study_members setting, checked in parse_study_fields.
         "max_members": Integer(required=not optional, low=2),
         "is_public": Boolean(required=not optional),
