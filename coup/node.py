@@ -221,13 +221,8 @@ class Node:
                 log.exception("revocation listener failed for %d sessions", len(session_ids))
 
     async def deliver_effects(self, effects: Effects) -> None:
-        """After a write commits: revocations now; events, removals and notification pushes
-        go to the realtime layer once it is connected (see docs/architecture.md)."""
-        by_reason: dict[str, list[str]] = {}
-        for session_id, reason in effects.revoked_sessions:
-            by_reason.setdefault(reason, []).append(session_id)
-        for reason, session_ids in by_reason.items():
-            await self.sessions_revoked(session_ids, reason)
+        """After a write commits: events, removals and notification pushes go to the realtime
+        layer (the registry). Revocations take `sessions_revoked`, called by the handlers."""
         for listener in self._effects_listeners:
             await listener(effects)
 

@@ -20,6 +20,7 @@ from coup.jsonutil import iso
 from coup.store.db import database, db_task
 from coup.store.events import append_event, db_write, lock_study
 from coup.store.fields import new_id, utcnow
+from coup.store.files import file_ref
 from coup.store.models import File, Message, Study, StudyReadCursor, User
 from coup.store.notifications import ChatItem, chat_preview, mark_chat_read_upto
 from coup.store.study_access import access_study, active_member_ids
@@ -80,13 +81,6 @@ def restriction_error(user: User, action: str, now: datetime) -> ApiError | None
     return None
 
 
-def file_ref(study_id: str, file: File | None) -> dict[str, Any] | None:
-    if file is None:
-        return None
-    return {"id": file.id, "name": file.name, "type": file.type, "size": file.size,
-            "url": f"/api/studies/{study_id}/files/{file.id}/download"}
-
-
 def message_view(message: Message, author: User, file: File | None) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -95,7 +89,7 @@ def message_view(message: Message, author: User, file: File | None) -> dict[str,
         "seq": message.seq,
         "user": user_summary(author),
         "content": message.content,
-        "file": file_ref(message.study_id, file),
+        "file": file_ref(file) if file is not None else None,
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
         "edited": message.edited_at is not None,

@@ -26,6 +26,7 @@ from coup.store.chat import MessageDraft, WriteOutcome, chat_item, message_view,
 from coup.store.db import database, is_postgres
 from coup.store.events import db_write, record_events_many, reserve_seqs_many
 from coup.store.fields import new_id, utcnow
+from coup.store.files import file_ref
 from coup.store.notifications import notify_chat
 from coup.store.views import user_summary
 
@@ -113,7 +114,8 @@ def _insert_new_messages(inserts: dict[str, list[tuple[StudyBatch, int, MessageD
             view = {
                 "id": message_id, "client_id": draft.client_id, "study_id": study_id,
                 "seq": seq, "user": user_summary(users[draft.user_id]),
-                "content": draft.content, "file": _file_ref(files.get(draft.file_id)),
+                "content": draft.content,
+                "file": file_ref(files[draft.file_id]) if draft.file_id else None,
                 "created_at": stamp, "updated_at": stamp, "edited": False,
             }
             views.append(view)
@@ -207,13 +209,6 @@ def _files(file_ids: set[str]) -> dict[str, Any]:
                   f"({_placeholders(len(ids))})", ids)
     return {row[0]: SimpleNamespace(id=row[0], study_id=row[1], name=row[2], type=row[3],
                                     size=row[4]) for row in found}
-
-
-def _file_ref(file: Any) -> dict[str, Any] | None:
-    if file is None:
-        return None
-    return {"id": file.id, "name": file.name, "type": file.type, "size": file.size,
-            "url": f"/api/studies/{file.study_id}/files/{file.id}/download"}
 
 
 def _refusal(study: Any, draft: MessageDraft, users: dict[str, Any],

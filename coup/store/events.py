@@ -70,10 +70,9 @@ class Effects:
     events: list[CommittedEvent] = field(default_factory=list)
     notifications: list[NotificationPush] = field(default_factory=list)
     removals: list[RoomRemoval] = field(default_factory=list)
-    revoked_sessions: list[tuple[str, str]] = field(default_factory=list)  # (session id, reason)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.notifications or self.removals or self.revoked_sessions)
+        return bool(self.events or self.notifications or self.removals)
 
 
 EffectsSink = Callable[[Effects], Awaitable[None]]
@@ -247,10 +246,6 @@ def record_events(study_id: str, first_seq: int,
 def remove_from_room(study_id: str, user_id: str | None, reason: str) -> None:
     """After commit, the user's sessions (or everyone's) get `study:removed` and leave."""
     current_effects().removals.append(RoomRemoval(study_id, user_id, reason))
-
-
-def announce_revoked_sessions(session_ids: list[str], reason: str) -> None:
-    current_effects().revoked_sessions.extend((sid, reason) for sid in session_ids)
 
 
 @db_task
