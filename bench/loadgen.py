@@ -49,6 +49,12 @@ def ms(ns: float | None) -> float | None:
     return None if ns is None else round(ns / 1e6, 3)
 
 
+def latency_summary(latencies: list[int]) -> dict[str, Any]:
+    return {"samples": len(latencies), "p50_ms": ms(percentile(latencies, 50)),
+            "p99_ms": ms(percentile(latencies, 99)),
+            "max_ms": ms(max(latencies) if latencies else None)}
+
+
 def server_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
@@ -74,22 +80,33 @@ def cores_busy_seconds() -> list[float]:
     return busy
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL process (backends of other clients included); scanning /proc takes
-    milliseconds, so it is done before a measurement window, not inside it."""
+def pids_named(command: str) -> list[int]:
+    """Every process whose command name is `command`; scanning /proc takes milliseconds, so it
+    is done before a measurement window, not inside it."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/comm") as handle:
-                    if handle.read().strip() == "postgres":
+                    if handle.read().strip() == command:
                         found.append(int(entry))
             except OSError:
                 continue
     return found
 
 
-def postgres_cpu_seconds(pids: list[int]) -> dict[int, float]:
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process (backends of other clients included)."""
+    return pids_named("postgres")
+
+
+def redis_pids() -> list[int]:
+    """Every redis-server process (a shared Redis serves other clients too)."""
+    return pids_named("redis-server")
+
+
+def processes_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each process that still exists."""
     found = {}
     for pid in pids:
         try:
@@ -115,7 +132,13 @@ class Loadgen:
         self.spec = spec
         self.host: str = spec["host"]
         self.port: int = spec["port"]
-        self.pid: int = spec["server_pid"]
+        # Processes that make up "the server": one, or the nodes of a cluster (summed).
+        self.server_pids: list[int] = spec.get("server_pids") or [spec["server_pid"]]
+        self.pid: int = self.server_pids[0]
+        # Named processes whose CPU is also reported one by one (the nodes, HAProxy).
+        self.watched: dict[str, int] = spec.get("watched_pids", {})
+        self.track_redis: bool = spec.get("track_redis", False)
+        self.redis_pids: list[int] = []
         self.clients: list[WsClient] = []
         self.pending: dict[int, int] = {}  # ref -> send time (ns)
         self.acks: list[int] = []
@@ -127,6 +150,10 @@ class Loadgen:
         self.pg_pids: list[int] = []
         self._refs = itertools.count(1)
         self._tag = uuid.uuid4().hex[:10]
+        self._last_send_ns = 0
+        # Send time -> sender's node, kept only when deliveries are split by node
+        # (track_origins); send times are unique, so they identify the message.
+        self.sender_node: dict[int, str | None] | None = None
 
     # --- connections --------------------------------------------------------------------------
 
@@ -224,7 +251,11 @@ class Loadgen:
             self.skipped += 1
             return
         ref = next(self._refs)
-        sent = time.perf_counter_ns()
+        # Strictly increasing, so a send time names one message (see track_origins).
+        sent = max(time.perf_counter_ns(), self._last_send_ns + 1)
+        self._last_send_ns = sent
+        if self.sender_node is not None:
+            self.sender_node[sent] = client.node
         text = (f'{{"event":"chat:message","data":{{"study_id":"{member.study_id}",'
                 f'"content":"bench:{sent}:{PAD}","client_id":"{self._tag}-{ref}"}},'
                 f'"ref":{ref}}}')
@@ -260,7 +291,40 @@ class Loadgen:
                 break
             await asyncio.sleep(0.05)
 
+    # --- deliveries by node -------------------------------------------------------------------
+
+    def track_origins(self) -> None:
+        """From now on, split delivery latencies by whether the sample receiver is on the
+        sender's node (each client's node is the `node` of its hello)."""
+        self.sender_node = {}
+        for client in self.clients:
+            client.latencies = []  # latencies and send_times stay in step
+            client.send_times = []
+
+    def latencies_by_origin(self) -> dict[str, Any]:
+        """Delivery latency percentiles for same-node and cross-node deliveries."""
+        assert self.sender_node is not None
+        split: dict[str, list[int]] = {"same_node": [], "cross_node": [], "unknown": []}
+        for client in self.clients:
+            if not client.send_times:
+                continue
+            for latency, sent in zip(client.latencies, client.send_times, strict=True):
+                origin = self.sender_node.get(sent)
+                key = "unknown" if origin is None or client.node is None else \
+                    "same_node" if origin == client.node else "cross_node"
+                split[key].append(latency)
+        result: dict[str, Any] = {key: latency_summary(values) for key, values in split.items()
+                                  if key != "unknown"}
+        result["unclassified_samples"] = len(split["unknown"])
+        return result
+
     # --- windows ------------------------------------------------------------------------------
+
+    def servers_cpu_seconds(self) -> float:
+        return sum(server_cpu_seconds(pid) for pid in self.server_pids)
+
+    def watched_cpu_seconds(self) -> dict[str, float]:
+        return {name: server_cpu_seconds(pid) for name, pid in self.watched.items()}
 
     def mark(self) -> dict[str, Any]:
         """Start a measurement window: reset the lists, remember the counters."""
@@ -270,10 +334,14 @@ class Loadgen:
         for client in self.clients:
             if client.latencies:
                 client.latencies = []
+            if client.send_times:
+                client.send_times = []
         return {"t": time.perf_counter(), "frames": sum(c.frames for c in self.clients),
                 "sent": self.sent, "acked": self.acked, "cpu": own_cpu_seconds(),
-                "server_cpu": server_cpu_seconds(self.pid), "cores": cores_busy_seconds(),
-                "postgres": postgres_cpu_seconds(self.pg_pids),
+                "server_cpu": self.servers_cpu_seconds(), "cores": cores_busy_seconds(),
+                "postgres": processes_cpu_seconds(self.pg_pids),
+                "redis": processes_cpu_seconds(self.redis_pids),
+                "watched": self.watched_cpu_seconds(),
                 "closed": sum(1 for c in self.clients if not c.alive)}
 
     def window(self, mark: dict[str, Any], recipients: int) -> dict[str, Any]:
@@ -285,12 +353,19 @@ class Loadgen:
         sent = self.sent - mark["sent"]
         acked = self.acked - mark["acked"]
         closes = Counter(str(c.close_code) for c in self.clients if not c.alive)
-        server_cpu = (server_cpu_seconds(self.pid) - mark["server_cpu"]) / wall
+        server_cpu = (self.servers_cpu_seconds() - mark["server_cpu"]) / wall
         loadgen_cpu = (own_cpu_seconds() - mark["cpu"]) / wall
         cores = [(b - a) / wall for a, b in zip(mark["cores"], cores_busy_seconds(), strict=True)]
         postgres = sum(cpu - mark["postgres"].get(pid, 0.0)
-                       for pid, cpu in postgres_cpu_seconds(self.pg_pids).items()) / wall
-        return {
+                       for pid, cpu in processes_cpu_seconds(self.pg_pids).items()) / wall
+        redis = sum(cpu - mark["redis"].get(pid, 0.0)
+                    for pid, cpu in processes_cpu_seconds(self.redis_pids).items()) / wall
+        watched = {name: (cpu - mark["watched"][name]) / wall
+                   for name, cpu in self.watched_cpu_seconds().items()}
+        # Watched processes that are not part of "the server" (HAProxy) are not "other" CPU.
+        beside_server = sum(cpu for name, cpu in watched.items()
+                            if self.watched[name] not in self.server_pids)
+        result = {
             "seconds": round(wall, 2),
             "offered_msgs_per_s": round(sent / wall, 1),
             "acked_msgs_per_s": round(acked / wall, 1),
@@ -317,14 +392,23 @@ class Loadgen:
             # means the numbers were measured on a busy machine.
             "cores_busy": [round(c, 3) for c in cores],
             "postgres_cpu": round(postgres, 3),
-            "other_cpu": round(max(0.0, sum(cores) - server_cpu - loadgen_cpu - postgres), 3),
+            "other_cpu": round(max(0.0, sum(cores) - server_cpu - loadgen_cpu - postgres
+                                   - redis - beside_server), 3),
         }
+        if self.watched:
+            result["process_cpu"] = {name: round(cpu, 3) for name, cpu in watched.items()}
+        if self.track_redis:
+            result["redis_cpu"] = round(redis, 3)
+        if self.sender_node is not None:
+            result.update(self.latencies_by_origin())
+        return result
 
     async def measure(self, slots: list[Member], rate: float, warmup: float, seconds: float,
                       recipients: int) -> dict[str, Any]:
         """Send at `rate` for warmup + seconds; the window covers the last `seconds`."""
         marks: list[dict[str, Any]] = []
         self.pg_pids = postgres_pids()
+        self.redis_pids = redis_pids() if self.track_redis else []
         begin = time.perf_counter()
 
         def tick(now: float) -> None:

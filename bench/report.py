@@ -85,6 +85,8 @@ def render(document: dict[str, Any]) -> str:
                         "PG CPU", "other CPU"], rows)]
     if "d" in scenarios:
         out += _render_d(scenarios["d"])
+    if "e" in scenarios:
+        out += _render_e(scenarios["e"], scenarios.get("a", {}).get("coup-postgresql"))
     problems = [f"- ({scenario}) {label}: {r['server']['error_lines']} ERROR lines, "
                 f"{r['server']['tracebacks']} tracebacks, exit code {r['server']['exit_code']} "
                 f"({r['server']['log']})"
@@ -169,6 +171,60 @@ def _render_d(results: dict[str, Any]) -> list[str]:
                           "PG CPU", "other CPU"], rows),
                   f"stopped because: {r['stop_reason']}; unacknowledged at the end: "
                   f"{r['unacknowledged']}"]
+    return lines
+
+
+E_HEADERS = ["run", "conns", "msgs/s", "deliveries/s", "e2e samples", "e2e p50 ms",
+             "e2e p99 ms", "ack p50 ms", "ack p99 ms", "errors", "unacked", "closed",
+             "server CPU", "HAProxy CPU", "Redis CPU", "PG CPU", "loadgen CPU", "other CPU"]
+
+
+def _e_row(label: str, r: dict[str, Any], server_cpu: str, haproxy: str, redis: str
+           ) -> list[Any]:
+    """A full row of the (e) table: one run of (a)'s load, all its deliveries."""
+    w = r["window"]
+    return [label, r["connections"], _fmt(w["offered_msgs_per_s"]),
+            _fmt(w["deliveries_per_s"], 0), _fmt(w["e2e_samples"]), _fmt(w["e2e_p50_ms"], 2),
+            _fmt(w["e2e_p99_ms"], 2), _fmt(w["ack_p50_ms"], 2), _fmt(w["ack_p99_ms"], 2),
+            _fmt(w["errors"]), _lost(r), _fmt(w["close_codes"]), server_cpu, haproxy, redis,
+            _pct(w["postgres_cpu"]), _pct(w["loadgen_cpu"]), _pct(w["other_cpu"])]
+
+
+def _e_split_row(label: str, split: dict[str, Any]) -> list[Any]:
+    """A latency-only row: the deliveries of (e) whose receiver is on (or off) the sender's
+    node; the other columns belong to the whole run."""
+    return [label, "", "", "", _fmt(split["samples"]), _fmt(split["p50_ms"], 2),
+            _fmt(split["p99_ms"], 2), *[""] * (len(E_HEADERS) - 7)]
+
+
+def _render_e(results: dict[str, Any], single: dict[str, Any] | None) -> list[str]:
+    lines = []
+    for label, r in results.items():
+        if "error" in r:
+            lines.append(f"\n(e) two nodes through HAProxy, {label}: {r['error']}")
+            continue
+        w = r["window"]
+        nodes = w.get("process_cpu", {})
+        node_cpu = " + ".join(f"{name} {_pct(cpu)}" for name, cpu in nodes.items()
+                              if name != "haproxy")
+        rows = []
+        if single is not None and "window" in single:
+            rows.append(_e_row("one node: (a) coup-postgresql", single,
+                               _pct(single["window"]["server_cpu"]), "-", "-"))
+        rows.append(_e_row("two nodes: all deliveries", r,
+                           f"{_pct(w['server_cpu'])} ({node_cpu})",
+                           _pct(nodes.get("haproxy")), _pct(w.get("redis_cpu"))))
+        rows.append(_e_split_row("two nodes: same-node deliveries", w["same_node"]))
+        rows.append(_e_split_row("two nodes: cross-node deliveries", w["cross_node"]))
+        proxy = {name: counts["total"] for name, counts in r.get("haproxy_sessions", {}).items()}
+        lines += [f"\n(e) two nodes through HAProxy ({label}; both nodes and HAProxy on core 0), "
+                  "1,000 connections, 50 studies x 20, 1 msg/s per study",
+                  f"clients per node (hello): {_fmt(r['clients_per_node'])}; sample receivers "
+                  f"per node: {_fmt(r['samples_per_node'])}; sessions per node counted by "
+                  f"HAProxy: {_fmt(proxy)}; rooms with members on both nodes: "
+                  f"{r['rooms_on_both_nodes']}; unclassified samples: "
+                  f"{w['unclassified_samples']}",
+                  _table(E_HEADERS, rows)]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""Run the realtime benchmark of issue 5 against CoUp and the ceiling server, side by side.
+"""Run the realtime benchmark of issue 5 against CoUp and the ceiling server, side by side, and
+the two-node run of issue 6.
 
     .venv/bin/python -m bench.run            # full run (about 6-8 minutes)
     .venv/bin/python -m bench.run --quick    # a few seconds per scenario (smoke test)
@@ -7,9 +8,10 @@
 Each scenario starts a fresh server (CoUp as `coup serve`, or bench/ceiling_server.py) pinned to
 core 0 and the load generator (bench/loadgen.py) pinned to core 1, then stops both. CoUp runs
 on a PostgreSQL database created for the run (`coup_bench_<hex>`, dropped at the end) and, for
-scenario (a), also on a temporary SQLite file. Users, sessions, studies and memberships are
-inserted before the servers start (bench/seed.py). Prints a table and writes JSON to
-bench/results/latest.json. See bench/README.md for the columns.
+scenario (a), also on a temporary SQLite file. Scenario (e) runs (a)'s shape on two CoUp nodes
+(same database, one Redis) behind HAProxy (bench/cluster.py). Users, sessions, studies and
+memberships are inserted before the servers start (bench/seed.py). Prints a table and writes
+JSON to bench/results/latest.json. See bench/README.md for the columns.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import tornado
 
 from bench import report, servers
+from bench.cluster import Cluster, start_cluster
 from bench.seed import Population, create_pg_database, drop_pg_database, seed
 from bench.servers import REPO, Profiler, Server, run_loadgen, start_ceiling, start_coup
 
@@ -37,10 +40,10 @@ RESULTS = REPO / "bench" / "results"
 
 def plans(quick: bool) -> dict[str, dict[str, Any]]:
     """Scenario parameters; --quick keeps the shapes and shortens the windows."""
+    a_shape = {"rooms": 50, "members": 20, "msgs_per_room_per_s": 1, "samples_per_room": 10,
+               "warmup": 1 if quick else 2, "seconds": 4 if quick else 30}
     return {
-        "a": {"rooms": 50, "members": 20, "msgs_per_room_per_s": 1, "samples_per_room": 10,
-              "warmup": 1 if quick else 2, "seconds": 4 if quick else 30,
-              "seconds_other": 4 if quick else 20},
+        "a": {**a_shape, "seconds_other": 4 if quick else 20},
         "b": {"members": 200, "senders": 20, "samples": 10, "start_rate": 10, "rcvlowat": 4096,
               "factor": 2.0 if quick else 1.25, "max_rate": 800 if quick else 4000,
               "warmup": 0.5 if quick else 1.0, "seconds": 1.0 if quick else 2.5,
@@ -52,20 +55,25 @@ def plans(quick: bool) -> dict[str, dict[str, Any]]:
               [500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000],
               "warmup": 0.5 if quick else 1.0, "first_seconds": 2 if quick else 10,
               "seconds": 1.5 if quick else 3},
+        # (a)'s shape and window on two nodes, so its figures compare with (a) on PostgreSQL.
+        "e": dict(a_shape),
     }
 
 
 def groups(plan: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int, int]]:
-    """Study groups by scenario: (first user index, studies, members per study)."""
-    a, b, d = plan["a"], plan["b"], plan["d"]
+    """Study groups by scenario: (first user index, studies, members per study). (e) has its
+    own users and studies, so it starts from the same state whatever ran before it."""
+    a, b, d, e = plan["a"], plan["b"], plan["d"], plan["e"]
     a_users = a["rooms"] * a["members"]
+    d_first = a_users + b["members"]
+    e_first = d_first + d["rooms"] * d["members"]
     return {"a": (0, a["rooms"], a["members"]), "b": (a_users, 1, b["members"]),
-            "d": (a_users + b["members"], d["rooms"], d["members"])}
+            "d": (d_first, d["rooms"], d["members"]), "e": (e_first, e["rooms"], e["members"])}
 
 
 def user_count(plan: dict[str, dict[str, Any]]) -> int:
-    a, b, d = plan["a"], plan["b"], plan["d"]
-    in_rooms = a["rooms"] * a["members"] + b["members"] + d["rooms"] * d["members"]
+    e = plan["e"]
+    in_rooms = groups(plan)["e"][0] + e["rooms"] * e["members"]
     return max(in_rooms, plan["c"]["connections"] + 1)  # (c) opens one warm-up connection
 
 
@@ -85,10 +93,9 @@ class Bench:
         self.timeout = 90 if args.quick else 150
         self.results: dict[str, dict[str, Any]] = {}
 
-    def run_one(self, scenario: str, label: str, server: Server, spec: dict[str, Any],
+    def run_one(self, scenario: str, label: str, server: Server | Cluster, spec: dict[str, Any],
                 profile: bool = False) -> dict[str, Any]:
-        print(f"({scenario}) {label}: server pid {server.pid} on port {server.port}",
-              file=sys.stderr, flush=True)
+        print(f"({scenario}) {label}: {server.describe()}", file=sys.stderr, flush=True)
         spec = {**spec, "scenario": scenario, "host": "127.0.0.1", "port": server.port,
                 "server_pid": server.pid}
         profiler = None
@@ -160,6 +167,29 @@ class Bench:
         self.run_one("d", "coup-postgresql", self.coup("d-coup-postgresql", pg_url),
                      {**base, "rooms": rooms_spec(pg, "d", True)}, self.args.profile == "d")
 
+    def scenario_e(self, pg_url: str, pg: Population) -> None:
+        """(a)'s load through HAProxy onto two nodes that share the database and Redis."""
+        p = self.plan["e"]
+        label = "coup-2-nodes"
+        try:
+            cluster = start_cluster("e", pg_url, self.args.redis_url, self.work, self.logs)
+        except RuntimeError as exc:  # no haproxy or no Redis: the other scenarios still count
+            print(f"(e) {label}: FAILED to start: {exc}", file=sys.stderr)
+            self.results.setdefault("e", {})[label] = {"error": str(exc)}
+            return
+        try:
+            spec = {k: p[k] for k in ("msgs_per_room_per_s", "samples_per_room", "warmup",
+                                      "seconds")}
+            spec |= {"rooms": rooms_spec(pg, "e", True),
+                     "server_pids": [node.pid for node in cluster.nodes],
+                     "watched_pids": cluster.process_pids(), "track_redis": True}
+            result = self.run_one("e", label, cluster, spec)  # stops the cluster
+        finally:
+            cluster.stop()  # already done unless something failed before the load generator
+        result["haproxy_sessions"] = cluster.haproxy_sessions
+        result["redis_prefix"] = cluster.prefix
+        result["redis_keys_deleted"] = cluster.redis_keys_deleted
+
 
 def environment(pg_dsn: str) -> dict[str, Any]:
     info: dict[str, Any] = {
@@ -180,13 +210,16 @@ def environment(pg_dsn: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="CoUp realtime benchmark (issue 5)")
+    parser = argparse.ArgumentParser(description="CoUp realtime benchmark (issues 5 and 6)")
     parser.add_argument("--quick", action="store_true", help="a few seconds per scenario")
-    parser.add_argument("--only", default="a,b,c,d", help="scenarios to run, e.g. a,c")
+    parser.add_argument("--only", default="a,b,c,d,e", help="scenarios to run, e.g. a,e")
     parser.add_argument("--no-sqlite", action="store_true", help="skip (a) on SQLite")
     parser.add_argument("--pg-dsn", default=os.environ.get(
         "COUP_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="an admin DSN that may CREATE DATABASE")
+    parser.add_argument("--redis-url", default=os.environ.get(
+        "COUP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the Redis the two nodes of (e) share (under a key prefix of their own)")
     parser.add_argument("--profile", choices=["a", "b", "c", "d"],
                         help="attach py-spy to CoUp during this scenario (affects its numbers)")
     parser.add_argument("--profile-seconds", type=float, default=20)
@@ -225,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 bench.scenario_c(pg_url, pg)
             elif scenario == "d":
                 bench.scenario_d(pg_url, pg)
+            elif scenario == "e":
+                bench.scenario_e(pg_url, pg)
     finally:
         if pg_name is not None:
             drop_pg_database(args.pg_dsn, pg_name)

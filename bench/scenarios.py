@@ -1,9 +1,11 @@
-"""The four scenarios of issue 5, as the load generator runs them (see bench/README.md)."""
+"""The scenarios of issue 5 (a-d) and the two-node run of issue 6 (e), as the load generator
+runs them (see bench/README.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Any
 
 from bench.loadgen import (
@@ -12,8 +14,8 @@ from bench.loadgen import (
     cores_busy_seconds,
     log,
     own_cpu_seconds,
-    postgres_cpu_seconds,
     postgres_pids,
+    processes_cpu_seconds,
     server_cpu_seconds,
     server_rss_kb,
 )
@@ -107,7 +109,7 @@ async def scenario_c(gen: Loadgen, spec: dict[str, Any]) -> dict[str, Any]:
     tokens = spec["tokens"][1:]
     pg_pids = postgres_pids()
     cpu0, server0 = own_cpu_seconds(), server_cpu_seconds(gen.pid)
-    cores0, pg0 = cores_busy_seconds(), postgres_cpu_seconds(pg_pids)
+    cores0, pg0 = cores_busy_seconds(), processes_cpu_seconds(pg_pids)
     started = time.perf_counter()
     clients, failures = await gen.connect(tokens, concurrency=spec["concurrency"],
                                           local_hosts=spec["local_hosts"])
@@ -116,7 +118,7 @@ async def scenario_c(gen: Loadgen, spec: dict[str, Any]) -> dict[str, Any]:
     server_cpu = (server_cpu_seconds(gen.pid) - server0) / connect_seconds
     cores = sum(b - a for a, b in zip(cores0, cores_busy_seconds(), strict=True)) / connect_seconds
     postgres = sum(cpu - pg0.get(pid, 0.0) for pid, cpu in
-                   postgres_cpu_seconds(pg_pids).items()) / connect_seconds
+                   processes_cpu_seconds(pg_pids).items()) / connect_seconds
     log(f"  {len(clients)} of {len(tokens)} connected in {connect_seconds:.2f} s "
         f"({len(failures)} failures)")
     await asyncio.sleep(spec["settle"])
@@ -165,6 +167,42 @@ async def scenario_d(gen: Loadgen, spec: dict[str, Any]) -> dict[str, Any]:
             **(await gen.finish())}
 
 
-SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d}
+def node_placement(by_room: list[list[Member]]) -> dict[str, Any]:
+    """Where HAProxy put the clients, by the `node` of each client's hello."""
+    members = [m for room in by_room for m in room]
+    return {
+        "clients_per_node": dict(Counter(str(m.client.node) for m in members)),
+        "samples_per_node": dict(Counter(str(m.client.node) for m in members
+                                         if m.client.sample)),
+        "rooms_on_both_nodes": sum(1 for room in by_room
+                                   if len({m.client.node for m in room}) > 1),
+    }
+
+
+async def scenario_e(gen: Loadgen, spec: dict[str, Any]) -> dict[str, Any]:
+    """(a) on two nodes through HAProxy: every delivery to a sample receiver is also counted
+    as same-node or cross-node, by the nodes of its sender and its receiver."""
+    rooms = spec["rooms"]
+    size = len(rooms[0]["tokens"])
+    by_room, setup = await gen.open_rooms(rooms, senders_per_room=size,
+                                          samples_per_room=spec["samples_per_room"])
+    gen.track_origins()
+    placement = node_placement(by_room)
+    log(f"  clients per node {placement['clients_per_node']}, sample receivers per node "
+        f"{placement['samples_per_node']}, rooms on both nodes "
+        f"{placement['rooms_on_both_nodes']} of {len(by_room)}")
+    slots = interleave(by_room, size)
+    result = await gen.measure(slots, rate=len(rooms) * spec["msgs_per_room_per_s"],
+                               warmup=spec["warmup"], seconds=spec["seconds"], recipients=size)
+    same, cross = result["same_node"], result["cross_node"]
+    log(f"  e2e p50/p99 {result['e2e_p50_ms']}/{result['e2e_p99_ms']} ms (same node "
+        f"{same['p50_ms']}/{same['p99_ms']}, cross node {cross['p50_ms']}/{cross['p99_ms']}), "
+        f"ack p50/p99 {result['ack_p50_ms']}/{result['ack_p99_ms']} ms, "
+        f"errors {result['errors']}")
+    return {**setup, **placement, "window": result, **(await gen.finish())}
+
+
+SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d,
+             "e": scenario_e}
 
 

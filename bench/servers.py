@@ -64,6 +64,9 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def describe(self) -> str:
+        return f"server pid {self.pid} on port {self.port}"
+
     def stop(self, timeout: float = 20.0) -> None:
         if self.process.poll() is None:
             started = time.monotonic()
@@ -87,7 +90,10 @@ class Server:
                 "stop_seconds": self.stop_seconds}
 
 
-def start_coup(label: str, database_url: str, work_dir: Path, log_dir: Path) -> Server:
+def start_coup(label: str, database_url: str, work_dir: Path, log_dir: Path,
+               extra_env: dict[str, str] | None = None, ready_path: str = "/health") -> Server:
+    """`coup serve` on a free port, ready when `ready_path` answers 200 (a node of a cluster
+    waits for /ready, which also needs its Redis connection)."""
     port = free_port()
     env = {
         **os.environ,
@@ -104,10 +110,11 @@ def start_coup(label: str, database_url: str, work_dir: Path, log_dir: Path) -> 
         "COUP_DRAIN_DELAY_MS": "0",
         "COUP_WS_MAX_SESSIONS_PER_USER": "1000",
         "COUP_UPLOAD_DIR": str(work_dir / "uploads"),
+        **(extra_env or {}),
     }
     argv = pinned(SERVER_CORE, [str(VENV_BIN / "coup"), "serve"])
-    server = _spawn(label, argv, env, port, work_dir, log_dir)
-    _wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/health"), server, 60)
+    server = spawn(label, argv, env, port, work_dir, log_dir)
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}{ready_path}"), server, 60)
     return server
 
 
@@ -116,13 +123,13 @@ def start_ceiling(label: str, work_dir: Path, log_dir: Path) -> Server:
     argv = pinned(SERVER_CORE, [sys.executable, "-m", "bench.ceiling_server", "--port",
                                 str(port)])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    server = _spawn(label, argv, env, port, REPO, log_dir)
-    _wait_until(lambda: _tcp_ok(port), server, 30)
+    server = spawn(label, argv, env, port, REPO, log_dir)
+    wait_until(lambda: _tcp_ok(port), server, 30)
     return server
 
 
-def _spawn(label: str, argv: list[str], env: dict[str, str], port: int, cwd: Path,
-           log_dir: Path) -> Server:
+def spawn(label: str, argv: list[str], env: dict[str, str], port: int, cwd: Path,
+          log_dir: Path) -> Server:
     log_path = log_dir / f"{label}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
@@ -130,20 +137,25 @@ def _spawn(label: str, argv: list[str], env: dict[str, str], port: int, cwd: Pat
     return Server(label, process, port, log_path)
 
 
-def _wait_until(check: Any, server: Server, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.label} exited with {server.process.returncode}; "
-                               f"see {server.log_path}")
-        if check():
-            return
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"{server.label} did not become ready in {timeout} s")
+def wait_until(check: Any, server: Server, timeout: float) -> None:
+    """Wait for `check()`; a server that never gets there (or an interrupt) is stopped here,
+    since the caller never receives it."""
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{server.label} exited with {server.process.returncode}; "
+                                   f"see {server.log_path}")
+            if check():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{server.label} did not become ready in {timeout} s")
+    except BaseException:
+        server.stop()
+        raise
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
@@ -173,6 +185,10 @@ def run_loadgen(spec: dict[str, Any], work_dir: Path, timeout: float) -> dict[st
         process.kill()
         process.communicate()
         return {"error": f"load generator timed out after {timeout} s"}
+    except BaseException:  # e.g. Ctrl-C: no load generator outlives the run
+        process.kill()
+        process.wait()
+        raise
     finally:
         spec_path.unlink(missing_ok=True)
     lines = out.decode().strip().splitlines()

@@ -54,7 +54,9 @@ class WsClient(asyncio.Protocol):
     """One WebSocket connection. Roles (set by the load generator after set-up):
 
     - `sender`: replies are matched to sent refs; `on_ack(ref, ok, error_code, now_ns)`;
-    - `sample`: chat:new-message frames yield a delivery latency into `latencies`.
+    - `sample`: chat:new-message frames yield a delivery latency into `latencies` (and, when
+      `send_times` is a list, the message's send time into it, to find its sender).
+    `node` is the node that holds the session, as its `hello` says.
     Every connection counts its text frames in `frames` (replies not included).
     """
 
@@ -73,6 +75,8 @@ class WsClient(asyncio.Protocol):
         self.sample = False
         self.frames = 0
         self.latencies: list[int] = []
+        self.send_times: list[int] | None = None
+        self.node: str | None = None
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._buf = bytearray()
         self._next_ref = 1_000_000_000  # set-up refs, far from the load generator's refs
@@ -159,7 +163,10 @@ class WsClient(asyncio.Protocol):
                     if match is not None:
                         if not now:
                             now = time.perf_counter_ns()
-                        self.latencies.append(now - int(match.group(1)))
+                        sent = int(match.group(1))
+                        self.latencies.append(now - sent)
+                        if self.send_times is not None:
+                            self.send_times.append(sent)
                 self.frames += 1
             elif opcode == OP_PING:
                 self._write(client_frame(bytes(buf[start:end]), OP_PONG))
@@ -185,7 +192,9 @@ class WsClient(asyncio.Protocol):
     def _setup_frame(self, payload: bytes) -> None:
         if payload.startswith(HELLO_PREFIX):
             if not self.hello.done():
-                self.hello.set_result(json.loads(payload)["data"])
+                data = json.loads(payload)["data"]
+                self.node = data.get("node")
+                self.hello.set_result(data)
         elif payload.startswith(REPLY_PREFIX):
             reply = json.loads(payload)
             future = self._waiting.pop(reply.get("ref"), None)
