@@ -140,11 +140,8 @@ def make_app(node: Node) -> tornado.web.Application:
         log_function=_log_request,
         compress_response=False,
         websocket_max_message_size=node.settings.ws_max_frame_bytes,
-        # A ping goes out every heartbeat; one unanswered for a whole heartbeat closes the
-        # connection, so a dead peer is dropped within 2 x heartbeat_ms (PROTOCOL §3).
-        # Tornado refuses a timeout longer than the interval.
-        websocket_ping_interval=node.settings.ws_heartbeat_ms / 1000,
-        websocket_ping_timeout=node.settings.ws_heartbeat_ms / 1000,
+        # No websocket_ping_interval: coup/actors/heartbeat.py pings every connection from
+        # one loop (PROTOCOL §3) instead of a task per connection.
     )
 
 

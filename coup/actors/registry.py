@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from coup import metrics, protocol
 from coup.actors.chat_writer import ChatWriter
+from coup.actors.heartbeat import Heartbeat
 from coup.actors.messages import (
     CallParticipantGone,
     CheckHead,
@@ -68,6 +69,8 @@ class Registry:
         self.settings_listeners: list[Any] = []
         self.draining = False
         self._gc_task: asyncio.Task[None] | None = None
+        self.heartbeat = Heartbeat(settings.ws_heartbeat_ms / 1000,
+                                   lambda: [s.connection for s in self.sessions.values()])
         # (study, user) whose presence a draining node leaves until the grace period ends.
         self._offline_after_grace: list[tuple[str, str]] = []
 
@@ -75,6 +78,7 @@ class Registry:
 
     async def start(self) -> None:
         self._gc_task = asyncio.get_running_loop().create_task(self._gc_forever())
+        self.heartbeat.start()
         await self.bus.start(self.on_bus_message, self.on_bus_reconnected)
         if hasattr(self.bus, "on_node_dead"):
             self.bus.on_node_dead = self.on_node_dead
@@ -113,6 +117,7 @@ class Registry:
         self._offline_after_grace.clear()
 
     async def stop(self) -> None:
+        await self.heartbeat.stop()
         if self._gc_task is not None:
             self._gc_task.cancel()
             await asyncio.gather(self._gc_task, return_exceptions=True)

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import tornado.websocket
+from tornado.iostream import StreamClosedError
 
 from coup import jsonutil, metrics, protocol
 from coup.actors.runtime import ActorStopped, start_actor
@@ -33,9 +34,17 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         self.route = route
         self.auth: AuthState | None = None
         self.session: SessionActor | None = None
+        self.heard_at = 0.0  # loop time of the last frame or pong (coup/actors/heartbeat.py)
         self._auth_timer: asyncio.TimerHandle | None = None
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
+        # Tornado's get() runs for the life of the connection, so the checks live in their own
+        # coroutine: its locals (the session and user rows) are freed before the upgrade.
+        if await self._admit():
+            await super().get(*args, **kwargs)
+
+    async def _admit(self) -> bool:
+        """The checks before the upgrade; False when the request was refused."""
         headers = self.request.headers
         origin = headers.get("Origin")
         has_bearer = session_store.bearer_token(headers) is not None
@@ -55,13 +64,14 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
                 await self.node.check_maintenance("/api/ws", self.auth)
             except ApiError as exc:
                 return self._refuse(exc)
-        await super().get(*args, **kwargs)
+        return True
 
-    def _refuse(self, error: ApiError) -> None:
+    def _refuse(self, error: ApiError) -> bool:
         self.set_status(error.http_status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(jsonutil.dumps({"success": False,
                                     "error": error.to_json(self.node.settings.language)}))
+        return False
 
     def check_origin(self, origin: str) -> bool:
         return True  # checked in get(), with the bearer-token rule for native clients
@@ -73,6 +83,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         self.set_nodelay(True)
+        self.heard_at = asyncio.get_running_loop().time()
         if self.auth is not None:
             await self._start_session(self.auth)
         else:
@@ -117,7 +128,18 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             "unread_notifications": unread,
         })
 
+    def ping(self) -> None:
+        """One ping frame (coup/actors/heartbeat.py); nothing once the connection is closing."""
+        connection = self.ws_connection
+        if connection is not None and not connection.is_closing():
+            with contextlib.suppress(StreamClosedError):
+                connection.write_ping(b"")
+
+    def on_pong(self, data: bytes) -> None:
+        self.heard_at = asyncio.get_running_loop().time()
+
     async def on_message(self, message: str | bytes) -> None:
+        self.heard_at = asyncio.get_running_loop().time()
         if isinstance(message, bytes):
             metrics.WS_CLOSES.labels(str(protocol.WS_1003_UNSUPPORTED_DATA)).inc()
             self.close(protocol.WS_1003_UNSUPPORTED_DATA, "binary frames are not supported")
