@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coup.jsonutil import iso
-from coup.store.db import db_task
+from coup.store.db import database, db_task
 from coup.store.events import NotificationPush, current_effects
 from coup.store.fields import new_id, utcnow
 from coup.store.models import Notification, Study
@@ -172,8 +172,11 @@ def mark_chat_read_upto(user_id: str, study_id: str, seq: int) -> int:
 
 
 def unread_count_now(user_id: str) -> int:
-    return Notification.select().where(
-        (Notification.user == user_id) & ~Notification.is_read).count()
+    # Plain SQL: it runs for every WebSocket connect (hello) and every notification push.
+    cursor = database.execute_sql(
+        f"SELECT COUNT(*) FROM notifications WHERE user_id = {database.param} AND NOT is_read",
+        (user_id,))
+    return cursor.fetchone()[0]
 
 
 unread_count = db_task(unread_count_now)

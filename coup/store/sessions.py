@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -10,9 +11,10 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from coup.store.db import db_task, db_transaction
+from coup.store.db import database, db_task, db_transaction
 from coup.store.fields import new_id, utcnow
 from coup.store.models import AdminRole, Session, User
+from coup.store.rows import column_list, field_count, model_from_row
 
 # At most this many live sessions per user; one more revokes the least recently used.
 MAX_LIVE_SESSIONS_PER_USER = 50
@@ -75,23 +77,40 @@ def live_admin_role(user_id: str, now: datetime) -> AdminRole | None:
 
 @db_task
 def lookup_token(token: str) -> SessionLookup:
-    """Resolve a token to its session and user (one query), reporting why it fails."""
+    """Resolve a token to its session, user and live admin role (one query), reporting why it
+    fails. Plain SQL: it runs for every authenticated request and WebSocket connect."""
     if not token or len(token) > 128:
         return SessionLookup(None, None, None, "NO_SESSION")
-    row = (
-        Session.select(Session, User)
-        .join(User)
-        .where(Session.token_hash == hash_token(token))
-        .first()
-    )
+    now = utcnow()
+    row = database.execute_sql(_lookup_sql(), (now, hash_token(token))).fetchone()
     if row is None:
         return SessionLookup(None, None, None, "NO_SESSION")
-    now = utcnow()
-    if row.revoked_at is not None:
-        return SessionLookup(row, row.user, None, "REVOKED")
-    if row.expires_at <= now:
-        return SessionLookup(row, row.user, None, "EXPIRED")
-    return SessionLookup(row, row.user, live_admin_role(row.user_id, now), None)
+    split = field_count(Session)
+    session = model_from_row(Session, row[:split])
+    user = model_from_row(User, row[split:-1])
+    session.user = user
+    session._dirty.clear()
+    if session.revoked_at is not None:
+        return SessionLookup(session, user, None, "REVOKED")
+    if session.expires_at <= now:
+        return SessionLookup(session, user, None, "EXPIRED")
+    admin_role_id = row[-1]
+    admin_role = AdminRole.get_or_none(AdminRole.id == admin_role_id) if admin_role_id else None
+    return SessionLookup(session, user, admin_role, None)
+
+
+@functools.cache
+def _lookup_sql_for(param: str) -> str:
+    return (
+        f"SELECT {column_list(Session, 's')}, {column_list(User, 'u')}, "
+        f"(SELECT a.id FROM admin_roles a WHERE a.user_id = s.user_id "
+        f"AND (a.expires_at IS NULL OR a.expires_at > {param}) LIMIT 1) "
+        f"FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = {param}"
+    )
+
+
+def _lookup_sql() -> str:
+    return _lookup_sql_for(database.param)
 
 
 @db_transaction
