@@ -29,8 +29,8 @@ WATERMARK_BYTES = 64 * 1024
 
 
 class Outbound:
-    __slots__ = ("_drain_armed", "_on_overflow", "_queue", "_queued_bytes", "_stream",
-                 "closed", "max_bytes", "max_frames")
+    __slots__ = ("_drain_armed", "_on_overflow", "_queue", "_queued_bytes", "_queued_frames",
+                 "_stream", "closed", "max_bytes", "max_frames")
 
     def __init__(self, stream: IOStream, max_bytes: int, max_frames: int,
                  on_overflow: Callable[[], None]) -> None:
@@ -40,17 +40,19 @@ class Outbound:
         self._on_overflow = on_overflow
         # Created with the first queued frame: most connections never queue, and an empty
         # deque costs 600 bytes per connection (bench scenario c).
-        self._queue: deque[bytes] | None = None
+        self._queue: deque[tuple[bytes, int]] | None = None  # (bytes, frames in them)
         self._queued_bytes = 0
+        self._queued_frames = 0
         self._drain_armed = False
         self.closed = False
 
     @property
     def queued_frames(self) -> int:
-        return len(self._queue) if self._queue else 0
+        return self._queued_frames
 
-    def push(self, frame: bytes, droppable: bool = False) -> bool:
-        """Queue one frame; False when it was dropped or the connection is gone."""
+    def push(self, frame: bytes, droppable: bool = False, frames: int = 1) -> bool:
+        """Queue one frame (or `frames` frames encoded back to back, written together); False
+        when it was dropped or the connection is gone."""
         stream = self._stream
         if self.closed or stream.closed():
             self.closed = True
@@ -67,20 +69,22 @@ class Outbound:
             if _buffered(stream) > WATERMARK_BYTES:
                 self._arm_drain(future)
             return True
-        queued = self.queued_frames
+        queued = self._queued_frames
         if droppable and (self._queued_bytes * 2 > self.max_bytes
                           or queued * 2 > self.max_frames):
             metrics.WS_OUTBOUND_DROPS.labels("droppable").inc()
             return False
-        if self._queued_bytes + len(frame) > self.max_bytes or queued >= self.max_frames:
+        if self._queued_bytes + len(frame) > self.max_bytes \
+                or queued + frames > self.max_frames:
             metrics.WS_OUTBOUND_DROPS.labels("overflow").inc()
             self.discard()
             self._on_overflow()
             return False
         if self._queue is None:
             self._queue = deque()
-        self._queue.append(frame)
+        self._queue.append((frame, frames))
         self._queued_bytes += len(frame)
+        self._queued_frames += frames
         if not self._drain_armed:
             try:
                 self._arm_drain(stream.write(b""))
@@ -92,6 +96,7 @@ class Outbound:
         """Drop everything queued (the connection is being closed)."""
         self._queue = None
         self._queued_bytes = 0
+        self._queued_frames = 0
 
     def close(self) -> None:
         self.closed = True
@@ -110,8 +115,9 @@ class Outbound:
         last = None
         try:
             while self._queue and _buffered(stream) <= WATERMARK_BYTES:
-                frame = self._queue.popleft()
+                frame, frames = self._queue.popleft()
                 self._queued_bytes -= len(frame)
+                self._queued_frames -= frames
                 last = stream.write(frame)
         except StreamClosedError:
             self.close()

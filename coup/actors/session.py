@@ -123,26 +123,27 @@ class SessionActor(Actor):
         self._bad_frames = WindowCounter(BAD_FRAMES_ALLOWED - 1, BAD_FRAMES_WINDOW_SECONDS)
         self.closing = False
         # Pushes wait here until the hello is out (PROTOCOL §1: hello comes first).
-        self._held: list[tuple[bytes, bool]] | None = []
+        self._held: list[tuple[bytes, bool, int]] | None = []
 
     def __repr__(self) -> str:
         return f"<SessionActor {self.session_id} user={self.user_id}>"
 
     # --- outbound -----------------------------------------------------------------------------
 
-    def push(self, frame: bytes, droppable: bool = False) -> bool:
-        """Queue a pre-encoded frame for this connection (any actor may call this)."""
+    def push(self, frame: bytes, droppable: bool = False, frames: int = 1) -> bool:
+        """Queue pre-encoded bytes for this connection (any actor may call this): one frame, or
+        `frames` frames back to back."""
         if self._held is not None:
-            self._held.append((frame, droppable))
+            self._held.append((frame, droppable, frames))
             return True
-        return self.outbound.push(frame, droppable)
+        return self.outbound.push(frame, droppable, frames)
 
     def send_hello(self, data: dict[str, Any]) -> None:
         """Write the hello, then whatever was pushed while it was being prepared."""
         held, self._held = self._held or [], None
         self.push_event("hello", data)
-        for frame, droppable in held:
-            self.outbound.push(frame, droppable)
+        for frame, droppable, frames in held:
+            self.outbound.push(frame, droppable, frames)
 
     def push_event(self, event: str, data: Any) -> None:
         metrics.WS_FRAMES_OUT.labels(event).inc()
