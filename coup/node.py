@@ -8,6 +8,7 @@ draining), so no handler reaches for a global.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,9 @@ SERVER_MAX_BODY_BYTES = 256 * 1024 * 1024
 # Paths that keep working in maintenance mode (COUP.md §11 maintenance_mode).
 # PROTOCOL §10: a node drains within this bound after SIGTERM.
 DRAIN_TIMEOUT_SECONDS = 30.0
+# Allocations (net of frees) between collections of the youngest generation; CPython's
+# default is 700. See tune_garbage_collector().
+GC_GENERATION0_THRESHOLD = 10_000
 MAINTENANCE_EXEMPT_PREFIXES = ("/api/auth/", "/api/config", "/api/openapi.json", "/health",
                                "/ready", "/metrics")
 
@@ -145,6 +149,7 @@ class Node:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
+        tune_garbage_collector()
         await stop.wait()
         log.info("node %s stopping", self.settings.node_id)
         await self.stop()
@@ -274,3 +279,18 @@ class BusJobLock:
 
     async def release(self, job: str) -> None:
         await self.bus.release_job_lock(job)
+
+
+def tune_garbage_collector() -> None:
+    """Fewer, shorter pauses of the cyclic garbage collector on a serving node.
+
+    A full collection traverses every tracked object and stops the event loop while it runs:
+    on this project's 2-core VM one took 40-100 ms once the node held a few hundred busy
+    connections, which was the whole p99 of chat acknowledgements (bench scenario d). The
+    modules, classes and functions loaded at start-up live as long as the process, so they are
+    frozen out of every collection; and a larger first generation threshold makes collections
+    rarer while each still finds the short-lived cycles of a request.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GENERATION0_THRESHOLD, *gc.get_threshold()[1:])

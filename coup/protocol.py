@@ -100,6 +100,11 @@ def encode(body: dict[str, Any]) -> bytes:
     return ujson.dumps(body, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
 
 
+def decode(encoded: bytes) -> Any:
+    """The value `encode` turned into bytes."""
+    return ujson.loads(encoded)
+
+
 def encode_push(event: str, data: Any) -> bytes:
     """The frame of a server push `{"event", "data"}`."""
     return ws_frame(encode({"event": event, "data": data}))
@@ -107,6 +112,17 @@ def encode_push(event: str, data: Any) -> bytes:
 
 def encode_reply(ref: int | str, data: Any) -> bytes:
     return ws_frame(encode({"event": "reply", "ref": ref, "ok": True, "data": data}))
+
+
+def encode_reply_with_raw_list(ref: int | str, data: dict[str, Any], key: str,
+                               items: list[bytes]) -> bytes:
+    """A success reply whose `data[key]` is a list of already-encoded JSON values, spliced in
+    as bytes (a room keeps its recent events encoded: bytes are not tracked by the garbage
+    collector, dicts are, and a full collection over them stalls the loop)."""
+    text = encode({"event": "reply", "ref": ref, "ok": True, "data": {**data, key: []}})
+    suffix = b"[]}}"
+    assert text.endswith(suffix), "the spliced key must be the last key of the last object"
+    return ws_frame(text[:-len(suffix)] + b"[" + b",".join(items) + b"]}}")
 
 
 def encode_error_reply(ref: int | str, code: str, message: str,
