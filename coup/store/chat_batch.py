@@ -22,6 +22,7 @@ from typing import Any
 
 from coup.errors import ApiError, NotFound, ValidationError
 from coup.jsonutil import iso
+from coup.store.bulk import in_list, insert_rows
 from coup.store.chat import MessageDraft, WriteOutcome, chat_item, message_view, restriction_error
 from coup.store.db import database, is_postgres
 from coup.store.events import db_write, record_events_many, reserve_seqs_many
@@ -29,6 +30,10 @@ from coup.store.fields import new_id, utcnow
 from coup.store.files import file_ref
 from coup.store.notifications import notify_chat
 from coup.store.views import user_summary
+
+MESSAGE_COLUMNS = (("id", "text"), ("study_id", "text"), ("user_id", "text"),
+                   ("client_id", "text"), ("seq", "bigint"), ("content", "text"),
+                   ("file_id", "text"), ("created_at", "timestamp"), ("updated_at", "timestamp"))
 
 
 @dataclass
@@ -56,7 +61,8 @@ def write_message_batches(batches: list[StudyBatch]) -> list[list[WriteOutcome]]
     studies = _lock_studies(study_ids)
     users = _senders({d.user_id for d in drafts})
     members = _active_members(list(studies))
-    existing = _earlier_copies(list(studies), list(users), {d.client_id for d in drafts})
+    existing = _earlier_copies([(b.study_id, d) for b in batches if b.study_id in studies
+                                for d in b.drafts if d.user_id in users])
     files = _files({d.file_id for d in drafts if d.file_id}
                    | {m.file_id for m in existing.values() if m.file_id})
     now = utcnow()
@@ -126,43 +132,29 @@ def _insert_new_messages(inserts: dict[str, list[tuple[StudyBatch, int, MessageD
         if recipients:
             notify_chat(recipients, studies[study_id], [chat_item(v) for v in views])
     record_events_many(event_groups)
-    _execute_many_rows(
-        "INSERT INTO messages (id, study_id, user_id, client_id, seq, content, file_id, "
-        "created_at, updated_at) VALUES ", message_rows)
+    insert_rows("messages", MESSAGE_COLUMNS, message_rows)
 
 
 # --- the statements -----------------------------------------------------------------------------
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join([database.param] * count)
 
 
 def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     return database.execute_sql(sql, params).fetchall()
 
 
-def _execute_many_rows(prefix: str, rows: list[tuple[Any, ...]]) -> None:
-    """One multi-row INSERT (fewer round trips than executemany on psycopg2)."""
-    if not rows:
-        return
-    row_sql = f"({_placeholders(len(rows[0]))})"
-    database.execute_sql(prefix + ", ".join([row_sql] * len(rows)),
-                         [value for row in rows for value in row])
-
-
 def _lock_studies(study_ids: list[str]) -> dict[str, Any]:
     lock = " FOR UPDATE" if is_postgres() else ""
-    found = _rows(f"SELECT id, name, emoji, status FROM studies WHERE id IN "
-                  f"({_placeholders(len(study_ids))}) ORDER BY id{lock}", study_ids)
+    where, params = in_list("id", study_ids)
+    found = _rows(f"SELECT id, name, emoji, status FROM studies WHERE {where} "
+                  f"ORDER BY id{lock}", params)
     return {row[0]: SimpleNamespace(id=row[0], name=row[1], emoji=row[2], status=row[3])
             for row in found}
 
 
 def _senders(user_ids: set[str]) -> dict[str, Any]:
-    ids = list(user_ids)
+    where, params = in_list("id", list(user_ids))
     found = _rows(f"SELECT id, name, avatar, status, restricted_actions, restricted_until "
-                  f"FROM users WHERE id IN ({_placeholders(len(ids))})", ids)
+                  f"FROM users WHERE {where}", params)
     return {row[0]: SimpleNamespace(
         id=row[0], name=row[1], avatar=row[2], status=row[3],
         restricted_actions=_as_list(row[4]), restricted_until=_as_datetime(row[5]))
@@ -173,24 +165,36 @@ def _active_members(study_ids: list[str]) -> dict[str, set[str]]:
     members: dict[str, set[str]] = {}
     if not study_ids:
         return members
+    where, params = in_list("study_id", study_ids)
     for study_id, user_id in _rows(
-            f"SELECT study_id, user_id FROM study_members WHERE status = 'ACTIVE' AND "
-            f"study_id IN ({_placeholders(len(study_ids))})", study_ids):
+            f"SELECT study_id, user_id FROM study_members WHERE status = 'ACTIVE' AND {where}",
+            params):
         members.setdefault(study_id, set()).add(user_id)
     return members
 
 
-def _earlier_copies(study_ids: list[str], user_ids: list[str],
-                    client_ids: set[str]) -> dict[tuple[str, str, str], Any]:
-    if not study_ids or not user_ids:
+def _earlier_copies(drafts: list[tuple[str, MessageDraft]]) -> dict[tuple[str, str, str], Any]:
+    """Messages already stored under a (study, sender, client id) of this batch (retries)."""
+    if not drafts:
         return {}
-    clients = list(client_ids)
-    found = _rows(
-        f"SELECT id, study_id, user_id, client_id, seq, content, file_id, created_at, "
-        f"updated_at, edited_at FROM messages WHERE study_id IN "
-        f"({_placeholders(len(study_ids))}) AND user_id IN ({_placeholders(len(user_ids))}) "
-        f"AND client_id IN ({_placeholders(len(clients))})",
-        [*study_ids, *user_ids, *clients])
+    columns = ("SELECT id, study_id, user_id, client_id, seq, content, file_id, created_at, "
+               "updated_at, edited_at FROM messages")
+    if is_postgres():
+        # Exact triples, each one probe of the unique (study_id, user_id, client_id) index:
+        # LIMIT 1 keeps the lateral subquery from being flattened into a hash join, which
+        # the planner picks on a small table and which scans every message.
+        found = _rows(
+            f"SELECT m.* FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(s, u, c) "
+            f"CROSS JOIN LATERAL ({columns} WHERE study_id = k.s AND user_id = k.u "
+            f"AND client_id = k.c LIMIT 1) AS m",
+            [[study_id for study_id, _ in drafts], [d.user_id for _, d in drafts],
+             [d.client_id for _, d in drafts]])
+    else:
+        studies, study_params = in_list("study_id", sorted({s for s, _ in drafts}))
+        users, user_params = in_list("user_id", sorted({d.user_id for _, d in drafts}))
+        clients, client_params = in_list("client_id", sorted({d.client_id for _, d in drafts}))
+        found = _rows(f"{columns} WHERE {studies} AND {users} AND {clients}",
+                      [*study_params, *user_params, *client_params])
     copies = {}
     for row in found:
         message = SimpleNamespace(
@@ -204,9 +208,8 @@ def _earlier_copies(study_ids: list[str], user_ids: list[str],
 def _files(file_ids: set[str]) -> dict[str, Any]:
     if not file_ids:
         return {}
-    ids = list(file_ids)
-    found = _rows(f"SELECT id, study_id, name, type, size FROM files WHERE id IN "
-                  f"({_placeholders(len(ids))})", ids)
+    where, params = in_list("id", list(file_ids))
+    found = _rows(f"SELECT id, study_id, name, type, size FROM files WHERE {where}", params)
     return {row[0]: SimpleNamespace(id=row[0], study_id=row[1], name=row[2], type=row[3],
                                     size=row[4]) for row in found}
 
