@@ -44,7 +44,7 @@ def plans(quick: bool) -> dict[str, dict[str, Any]]:
                "warmup": 1 if quick else 2, "seconds": 4 if quick else 30}
     return {
         "a": {**a_shape, "seconds_other": 4 if quick else 20},
-        "b": {"members": 200, "senders": 20, "samples": 10, "start_rate": 10, "rcvlowat": 4096,
+        "b": {"members": 200, "senders": 50, "samples": 10, "start_rate": 10, "rcvlowat": 4096,
               "factor": 2.0 if quick else 1.25, "max_rate": 800 if quick else 4000,
               "warmup": 0.5 if quick else 1.0, "seconds": 1.0 if quick else 2.5,
               "p99_limit_ms": 100},
