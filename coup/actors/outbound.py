@@ -29,12 +29,15 @@ WATERMARK_BYTES = 64 * 1024
 
 
 class Outbound:
-    __slots__ = ("_drain_armed", "_on_overflow", "_queue", "_queued_bytes", "_queued_frames",
-                 "_stream", "closed", "max_bytes", "max_frames")
+    __slots__ = ("_direct", "_drain_armed", "_on_overflow", "_queue", "_queued_bytes",
+                 "_queued_frames", "_stream", "closed", "max_bytes", "max_frames")
 
     def __init__(self, stream: IOStream, max_bytes: int, max_frames: int,
                  on_overflow: Callable[[], None]) -> None:
         self._stream = stream
+        # Plain TCP streams are written with socket.send() while Tornado holds nothing unsent
+        # for them (see _send_now); TLS streams always go through Tornado.
+        self._direct = type(stream) is IOStream
         self.max_bytes = max_bytes
         self.max_frames = max_frames
         self._on_overflow = on_overflow
@@ -58,6 +61,14 @@ class Outbound:
             self.closed = True
             return False
         if not self._queue and _buffered(stream) <= WATERMARK_BYTES:
+            if self._direct and not _buffered(stream):
+                sent = _send_now(stream, frame)
+                if sent == len(frame):
+                    return True
+                if sent < 0:  # the peer is gone; Tornado's read side closes the stream
+                    self.closed = True
+                    return False
+                frame = frame[sent:]  # the socket buffer is full: Tornado writes the rest
             try:
                 future = stream.write(frame)
             except StreamClosedError:
@@ -126,6 +137,26 @@ class Outbound:
             self._arm_drain(last)
         elif self._queue:
             self._arm_drain(stream.write(b""))
+
+
+def _send_now(stream: IOStream, data: bytes) -> int:
+    """Bytes of `data` the socket took at once (0 when its buffer is full), or -1 when the
+    connection is gone.
+
+    The common case of a healthy client: the whole frame fits in the socket buffer, and one
+    send() costs a fraction of IOStream.write(), which also makes a Future and runs its write
+    machinery for each frame (bench scenarios b and d: a fifth of the loop's time). Only called
+    when Tornado's own write buffer is empty, so bytes never overtake bytes Tornado holds.
+    """
+    sock = stream.socket
+    if sock is None:
+        return -1
+    try:
+        return sock.send(data)
+    except BlockingIOError:
+        return 0
+    except OSError:
+        return -1
 
 
 def _buffered(stream: IOStream) -> int:
