@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # Messages per transaction at most; the rest wait for the next one.
 MAX_MESSAGES_PER_COMMIT = 1000
 # A second transaction starts only when this many messages wait behind the running one.
-SECOND_COMMIT_BACKLOG = 64
+SECOND_COMMIT_BACKLOG = 12
 
 
 class ChatWriter:
