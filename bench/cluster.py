@@ -14,6 +14,7 @@ import io
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -161,10 +162,20 @@ class Cluster:
 
 
 def haproxy_binary() -> str:
+    """HAProxy from Debian's packages, installed with apt-get when missing (needs root)."""
     binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists()
                                          else None)
-    if binary is None:
-        raise RuntimeError("haproxy is not installed (apt-get install haproxy)")
+    if binary is not None:
+        return binary
+    print("installing haproxy with apt-get ...", file=sys.stderr, flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "haproxy"]
+    if subprocess.run(install, env=env, capture_output=True, timeout=300).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=300)
+        subprocess.run(install, env=env, capture_output=True, timeout=300)
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(binary).exists():
+        raise RuntimeError("haproxy is not installed and apt-get could not install it")
     return binary
 
 
