@@ -3,9 +3,13 @@ helpers the realtime tests share (settings overrides, database fixtures)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
+import os
+import socket
+import struct
 import time
 import uuid
 from collections import deque
@@ -407,3 +411,99 @@ def _notifications(user_id: str, kind: str | None) -> list[dict[str, Any]]:
 def notifications_of(server: LiveServer, user_id: str,
                      kind: str | None = None) -> list[dict[str, Any]]:
     return server.call(_notifications(user_id, kind))
+
+
+# --- a raw socket client that can refuse to read -----------------------------------------------
+
+
+class RawWs:
+    """A hand-made WebSocket client on a plain socket with a tiny receive buffer. It reads only
+    when asked, so it can play a client that stopped reading (a slow consumer)."""
+
+    def __init__(self, server: LiveServer, token: str, receive_buffer: int = 4096) -> None:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(10)
+        self.sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n").encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during the handshake")
+            self.buffer += chunk
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status:
+            raise ConnectionError(status.decode())
+
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            header = bytes((0x81, 0x80 | length))
+        elif length < 65536:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
+        else:
+            header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def frames(self, timeout: float = 10) -> Iterator[tuple[int, bytes]]:
+        """(opcode, payload) of each frame the server sent, until the socket closes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self._parse()
+            if frame is not None:
+                yield frame
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no frame in time")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                return
+            if not chunk:
+                return
+            self.buffer += chunk
+
+    def read_until_close(self, timeout: float = 10) -> tuple[int | None, list[dict[str, Any]]]:
+        """Read everything the server sent: the close code and the text frames before it."""
+        texts: list[dict[str, Any]] = []
+        for opcode, payload in self.frames(timeout):
+            if opcode == 0x8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                return code, texts
+            if opcode == 0x1:
+                texts.append(json.loads(payload))
+        return None, texts
+
+    def _parse(self) -> tuple[int, bytes] | None:
+        data = self.buffer
+        if len(data) < 2:
+            return None
+        opcode, length, offset = data[0] & 0x0F, data[1] & 0x7F, 2
+        if length == 126:
+            if len(data) < 4:
+                return None
+            length, offset = struct.unpack("!H", data[2:4])[0], 4
+        elif length == 127:
+            if len(data) < 10:
+                return None
+            length, offset = struct.unpack("!Q", data[2:10])[0], 10
+        if len(data) < offset + length:
+            return None
+        self.buffer = data[offset + length:]
+        return opcode, data[offset:offset + length]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
