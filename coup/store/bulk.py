@@ -17,18 +17,21 @@ from coup.store.db import database, is_postgres
 def insert_rows(table: str, columns: Sequence[tuple[str, str]],
                 rows: Sequence[Sequence[Any]]) -> None:
     """INSERT `rows` into `table`; `columns` are (name, PostgreSQL array element type)."""
-    if not rows:
-        return
+    if rows:
+        database.execute_sql(*insert_rows_sql(table, columns, rows))
+
+
+def insert_rows_sql(table: str, columns: Sequence[tuple[str, str]],
+                    rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """The statement of insert_rows and its parameters, for callers that send it with others."""
     names = ", ".join(name for name, _ in columns)
     if is_postgres():
         arrays = ", ".join(f"%s::{pg_type}[]" for _, pg_type in columns)
-        database.execute_sql(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})",
-                             [list(column) for column in zip(*rows, strict=True)])
-        return
+        return (f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})",
+                [list(column) for column in zip(*rows, strict=True)])
     row_sql = "(" + ", ".join([database.param] * len(columns)) + ")"
-    database.execute_sql(f"INSERT INTO {table} ({names}) VALUES "
-                         + ", ".join([row_sql] * len(rows)),
-                         [value for row in rows for value in row])
+    return (f"INSERT INTO {table} ({names}) VALUES " + ", ".join([row_sql] * len(rows)),
+            [value for row in rows for value in row])
 
 
 def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from coup import jsonutil
-from coup.store.bulk import insert_rows
+from coup.store.bulk import insert_rows_sql
 from coup.store.db import database, db_task, is_postgres
 from coup.store.fields import utcnow
 from coup.store.models import Study, StudyEvent
@@ -124,7 +124,28 @@ def db_write(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
             _current.effects = None
         return result, effects
 
-    run = db_task(in_transaction)
+    return _handing_off(fn, in_transaction)
+
+
+def db_write_own_transaction(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    """Like db_write for a function that begins and commits its transaction itself (the chat
+    group commit sends BEGIN and COMMIT along with other statements, saving round trips)."""
+
+    def collecting(*args: P.args, **kwargs: P.kwargs) -> tuple[T, Effects]:
+        effects = Effects()
+        _current.effects = effects
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            _current.effects = None
+        return result, effects
+
+    return _handing_off(fn, collecting)
+
+
+def _handing_off(fn: Callable[P, T], body: Callable[P, tuple[T, Effects]]
+                 ) -> Callable[P, Awaitable[T]]:
+    run = db_task(body)
 
     @functools.wraps(fn)
     async def write_and_hand_off(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -187,21 +208,12 @@ def reserve_seqs_many(counts: dict[str, int]) -> dict[str, int]:
     if len(counts) == 1:
         ((study_id, count),) = counts.items()
         return {study_id: reserve_seqs(study_id, count)}
-    if is_postgres():
-        # Two array parameters: the statement (and its plan) is the same for any number of
-        # studies, where 75 UNION ALL branches cost PostgreSQL more to plan than to run.
-        cursor = database.execute_sql(
-            "UPDATE studies SET last_seq = studies.last_seq + v.n "
-            "FROM unnest(%s::text[], %s::int[]) AS v(id, n) "
-            "WHERE studies.id = v.id RETURNING studies.id, studies.last_seq",
-            [list(counts), list(counts.values())])
-    else:
-        param = database.param
-        rows_sql = " UNION ALL ".join(f"SELECT {param} AS id, {param} AS n" for _ in counts)
-        params: list[Any] = [value for item in counts.items() for value in item]
-        cursor = database.execute_sql(
-            f"UPDATE studies SET last_seq = studies.last_seq + v.n FROM ({rows_sql}) AS v "
-            f"WHERE studies.id = v.id RETURNING studies.id, studies.last_seq", params)
+    param = database.param
+    rows_sql = " UNION ALL ".join(f"SELECT {param} AS id, {param} AS n" for _ in counts)
+    params: list[Any] = [value for item in counts.items() for value in item]
+    cursor = database.execute_sql(
+        f"UPDATE studies SET last_seq = studies.last_seq + v.n FROM ({rows_sql}) AS v "
+        f"WHERE studies.id = v.id RETURNING studies.id, studies.last_seq", params)
     heads = dict(cursor.fetchall())
     missing = set(counts) - set(heads)
     if missing:
@@ -213,11 +225,10 @@ EVENT_COLUMNS = (("study_id", "text"), ("seq", "bigint"), ("type", "text"),
                  ("payload", "jsonb"), ("created_at", "timestamp"))
 
 
-def record_events_many(groups: list[tuple[str, int, list[tuple[str, dict[str, Any]]]]]
-                       ) -> list[CommittedEvent]:
-    """`record_events` for several studies with one plain multi-row INSERT (chat hot path);
-    `groups` holds (study id, first reserved seq, items) per study."""
-    now = utcnow()
+def committed_events(groups: list[tuple[str, int, list[tuple[str, dict[str, Any]]]]]
+                     ) -> list[CommittedEvent]:
+    """The events of `groups` (study id, first reserved seq, items), queued for delivery after
+    commit; the caller inserts their rows (event_rows_sql) in the same transaction."""
     wall = time.time()
     committed = [
         CommittedEvent(study_id, first_seq + offset, event_type,
@@ -225,12 +236,15 @@ def record_events_many(groups: list[tuple[str, int, list[tuple[str, dict[str, An
         for study_id, first_seq, items in groups
         for offset, (event_type, body) in enumerate(items)
     ]
-    if not committed:
-        return committed
-    insert_rows("study_events", EVENT_COLUMNS,
-                [(e.study_id, e.seq, e.type, jsonutil.dumps(e.payload), now) for e in committed])
     current_effects().events.extend(committed)
     return committed
+
+
+def event_rows_sql(committed: list[CommittedEvent]) -> tuple[str, list[Any]]:
+    """The INSERT of the study_events rows of `committed`, and its parameters."""
+    now = utcnow()
+    return insert_rows_sql("study_events", EVENT_COLUMNS, [
+        (e.study_id, e.seq, e.type, jsonutil.dumps(e.payload), now) for e in committed])
 
 
 def record_events(study_id: str, first_seq: int,
