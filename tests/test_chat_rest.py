@@ -15,17 +15,12 @@ from tests.wsclient import (
     chat_limit,
     create_file,
     insert_events,
+    member_of,
     messages_in_db,
     new_client_id,
     restrict_user,
     set_study_status,
 )
-
-
-def member_of(api: Api, study: dict, name: str = "멤버") -> User:
-    user = api.signup(name=name)
-    assert api.join(user, study["id"]).status_code == 201
-    return user
 
 
 def post(user: User, study_id: str, content: str, **extra: object) -> httpx.Response:

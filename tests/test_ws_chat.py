@@ -10,6 +10,7 @@ from tests.conftest import Api, LiveServer, User
 from tests.wsclient import (
     WsClient,
     create_file,
+    member_of,
     messages_in_db,
     new_client_id,
     passivate_room,
@@ -18,12 +19,6 @@ from tests.wsclient import (
     set_study_status,
     study_head,
 )
-
-
-def member_of(api: Api, study: dict, name: str = "멤버") -> User:
-    user = api.signup(name=name)
-    assert api.join(user, study["id"]).status_code == 201
-    return user
 
 
 def joined(server: LiveServer, user: User, study_id: str) -> WsClient:

@@ -15,23 +15,18 @@ import pytest
 
 from coup.actors.messages import PostMessage
 from coup.store.chat import MessageDraft
-from tests.conftest import Api, LiveServer, User
+from tests.conftest import Api, LiveServer
 from tests.wsclient import (
     WsClient,
     chat_limit,
     events_in_db,
+    member_of,
     messages_in_db,
     new_client_id,
     say,
     set_study_status,
     study_head,
 )
-
-
-def member_of(api: Api, study: dict) -> User:
-    user = api.signup()
-    assert api.join(user, study["id"]).status_code == 201
-    return user
 
 
 def durable_seqs(frames: list[dict[str, Any]], study_id: str) -> list[int]:

@@ -12,21 +12,16 @@ import pytest
 
 from coup.actors import room as room_module
 from coup.actors import session as session_module
-from tests.conftest import Api, LiveServer, User
+from tests.conftest import Api, LiveServer
 from tests.wsclient import (
     RawWs,
     WsClient,
     chat_limit,
+    member_of,
     new_client_id,
     override_settings,
     say,
 )
-
-
-def member_of(api: Api, study: dict) -> User:
-    user = api.signup()
-    assert api.join(user, study["id"]).status_code == 201
-    return user
 
 
 def test_rooms_per_session_limit_is_a_bad_request(api: Api, server: LiveServer) -> None:

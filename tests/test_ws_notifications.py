@@ -4,13 +4,7 @@ and CHAT notifications (only for members not in the room, coalesced)."""
 from __future__ import annotations
 
 from tests.conftest import Api, LiveServer, User
-from tests.wsclient import WsClient, notifications_of, say
-
-
-def member_of(api: Api, study: dict, name: str = "멤버") -> User:
-    user = api.signup(name=name)
-    assert api.join(user, study["id"]).status_code == 201
-    return user
+from tests.wsclient import WsClient, member_of, notifications_of, say
 
 
 def unread(user: User) -> int:

@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 
 from coup.actors import room as room_module
-from tests.conftest import Api, LiveServer, User
-from tests.wsclient import WsClient
-
-
-def member_of(api: Api, study: dict, name: str = "멤버") -> User:
-    user = api.signup(name=name)
-    assert api.join(user, study["id"]).status_code == 201
-    return user
+from tests.conftest import Api, LiveServer
+from tests.wsclient import WsClient, member_of
 
 
 @pytest.fixture()

@@ -8,20 +8,15 @@ import time
 import pytest
 
 from coup.actors import room as room_module
-from tests.conftest import Api, LiveServer, User
+from tests.conftest import Api, LiveServer
 from tests.wsclient import (
     WsClient,
     insert_events,
+    member_of,
     passivate_room,
     say,
     study_head,
 )
-
-
-def member_of(api: Api, study: dict, name: str = "멤버") -> User:
-    user = api.signup(name=name)
-    assert api.join(user, study["id"]).status_code == 201
-    return user
 
 
 def test_join_reply_has_seq_online_call_missed_recovered(api: Api, server: LiveServer) -> None:

@@ -13,13 +13,7 @@ from contextlib import ExitStack
 import pytest
 
 from tests.conftest import Api, LiveServer, User
-from tests.wsclient import WsClient, override_settings, restrict_user
-
-
-def member_of(api: Api, study: dict, name: str = "멤버") -> User:
-    user = api.signup(name=name)
-    assert api.join(user, study["id"]).status_code == 201
-    return user
+from tests.wsclient import WsClient, member_of, override_settings, restrict_user
 
 
 @pytest.fixture()

@@ -24,7 +24,8 @@ from coup.store.db import db_task, db_transaction
 from coup.store.fields import new_id, utcnow
 from coup.store.models import File, Message, Notification, Study, StudyEvent, User
 from coup.store.models import Session as LoginSession
-from tests.conftest import APP_ORIGIN, LiveServer
+from tests.conftest import APP_ORIGIN, Api, LiveServer
+from tests.conftest import User as TestUser
 
 # Close codes a test may see; anything else is a surprise.
 LISTED_CLOSE_CODES = frozenset({1000, 1001, 1003, 1008, 1009, 1011, 1013, 4001, 4029})
@@ -227,6 +228,13 @@ def refused_status(server: LiveServer, token: str | None = None, *, origin: str 
 
 def new_client_id() -> str:
     return str(uuid.uuid4())
+
+
+def member_of(api: Api, study: dict[str, Any], name: str = "멤버") -> TestUser:
+    """A new user who joined `study` (an open study: ACTIVE at once)."""
+    user = api.signup(name=name)
+    assert api.join(user, study["id"]).status_code == 201
+    return user
 
 
 def say(ws: WsClient, study_id: str, content: str, client_id: str | None = None
