@@ -70,7 +70,7 @@ class Registry:
         self.draining = False
         self._gc_task: asyncio.Task[None] | None = None
         self.heartbeat = Heartbeat(settings.ws_heartbeat_ms / 1000,
-                                   lambda: [s.connection for s in self.sessions.values()])
+                                   lambda: (s.connection for s in self.sessions.values()))
         # (study, user) whose presence a draining node leaves until the grace period ends.
         self._offline_after_grace: list[tuple[str, str]] = []
 

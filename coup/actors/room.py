@@ -90,10 +90,9 @@ class RoomActor(Actor):
         self._recent: deque[tuple[int, bytes]] = deque(maxlen=RECENT_EVENTS_KEPT)
         self._pending: list[PostMessage] = []
         self._flush_task: asyncio.Task[None] | None = None
-        # (user id, client id) -> (seq, the message as encoded JSON). Encoded for the same
-        # reason as _recent: 2,048 message dicts per room were most of what a full garbage
-        # collection traversed.
-        self._client_ids: OrderedDict[tuple[str, str], tuple[int, bytes]] = OrderedDict()
+        # (user id, client id) -> the message's seq. A retry is answered with the message in
+        # _recent (already encoded once for delivery), or from the database when it is gone.
+        self._client_ids: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._in_flight: dict[tuple[str, str], list[PostMessage]] = {}
         self.call = Call(study_id, self.settings, registry.bus)
         self.idle_since = time.monotonic()
@@ -361,12 +360,16 @@ class RoomActor(Actor):
     async def on_post(self, message: PostMessage) -> None:
         draft = message.draft
         key = (draft.user_id, draft.client_id)
-        known = self._client_ids.get(key)
-        if known is not None:
+        known_seq = self._client_ids.get(key)
+        if known_seq is not None:
             # An idempotent retry: answered with the original, not counted by the rate limit.
-            seq, encoded = known
-            message.reply(chat_store.WriteOutcome(protocol.decode(encoded), seq, False), None)
-            return
+            original = self._recent_message(known_seq)
+            outcome = (chat_store.WriteOutcome(original, known_seq, False) if original is not None
+                       else await chat_store.find_by_client_id(self.study_id, draft.user_id,
+                                                               draft.client_id))
+            if outcome is not None:
+                message.reply(outcome, None)
+                return
         waiting = self._in_flight.get(key)
         if waiting is not None:  # a retry of a message still being written
             waiting.append(message)
@@ -386,6 +389,14 @@ class RoomActor(Actor):
         self._pending.append(message)
         if self._flush_task is None:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    def _recent_message(self, seq: int) -> dict[str, Any] | None:
+        """The message of chat event `seq` while it is among the recent events (they are
+        consecutive, so its place follows from the first one's seq)."""
+        index = seq - self._recent[0][0] if self._recent else -1
+        if not 0 <= index < len(self._recent) or self._recent[index][0] != seq:
+            return None
+        return protocol.decode(self._recent[index][1])["data"]["message"]
 
     def on_dropped(self, message: Any) -> None:
         """A post still queued when the room stops is answered, never left hanging."""
@@ -433,8 +444,7 @@ class RoomActor(Actor):
                 log.exception("answering a chat post in room %s failed", self.study_id)
 
     def _remember(self, post: PostMessage, outcome: Any) -> None:
-        self._client_ids[(post.draft.user_id, post.draft.client_id)] = (
-            outcome.seq, protocol.encode(outcome.message))
+        self._client_ids[(post.draft.user_id, post.draft.client_id)] = outcome.seq
         while len(self._client_ids) > RECENT_CLIENT_IDS_KEPT:
             self._client_ids.popitem(last=False)
 

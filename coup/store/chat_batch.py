@@ -130,7 +130,7 @@ class _GroupCommit:
             recipients = members.get(study_id, set()) - online[study_id]
             if recipients:
                 notify_chat(recipients, studies[study_id], [chat_item(v) for v in views])
-        self.write_rows(studies, firsts, inserts, committed_events(event_groups), message_rows)
+        self.write_rows(firsts, inserts, committed_events(event_groups), message_rows)
 
     def lock_studies(self, study_ids: list[str]) -> dict[str, Any]:
         raise NotImplementedError
@@ -149,9 +149,8 @@ class _GroupCommit:
     def reserve_seqs(self, studies: dict[str, Any], counts: dict[str, int]) -> dict[str, int]:
         raise NotImplementedError
 
-    def write_rows(self, studies: dict[str, Any], firsts: dict[str, int],
-                   inserts: dict[str, list[Any]], events: list[Any],
-                   message_rows: list[tuple[Any, ...]]) -> None:
+    def write_rows(self, firsts: dict[str, int], inserts: dict[str, list[Any]],
+                   events: list[Any], message_rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
     def finish_without_inserts(self) -> None:
@@ -167,9 +166,8 @@ class _SqliteTransaction(_GroupCommit):
     def reserve_seqs(self, studies: dict[str, Any], counts: dict[str, int]) -> dict[str, int]:
         return reserve_seqs_many(counts)
 
-    def write_rows(self, studies: dict[str, Any], firsts: dict[str, int],
-                   inserts: dict[str, list[Any]], events: list[Any],
-                   message_rows: list[tuple[Any, ...]]) -> None:
+    def write_rows(self, firsts: dict[str, int], inserts: dict[str, list[Any]],
+                   events: list[Any], message_rows: list[tuple[Any, ...]]) -> None:
         database.execute_sql(*event_rows_sql(events))
         database.execute_sql(*insert_rows_sql("messages", MESSAGE_COLUMNS, message_rows))
 
@@ -195,9 +193,8 @@ class _PostgresTransaction(_GroupCommit):
         # The studies are locked: their last_seq cannot move until this transaction ends.
         return {study_id: studies[study_id].last_seq + 1 for study_id in counts}
 
-    def write_rows(self, studies: dict[str, Any], firsts: dict[str, int],
-                   inserts: dict[str, list[Any]], events: list[Any],
-                   message_rows: list[tuple[Any, ...]]) -> None:
+    def write_rows(self, firsts: dict[str, int], inserts: dict[str, list[Any]],
+                   events: list[Any], message_rows: list[tuple[Any, ...]]) -> None:
         heads = {sid: firsts[sid] + len(rows) - 1 for sid, rows in inserts.items()}
         statements = [("UPDATE studies SET last_seq = v.n "
                        "FROM unnest(%s::text[], %s::bigint[]) AS v(id, n) "

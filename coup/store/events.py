@@ -114,17 +114,12 @@ def current_effects() -> Effects:
 def db_write(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
     """One transaction around `fn`; its events and notifications are handed off after commit."""
 
-    def in_transaction(*args: P.args, **kwargs: P.kwargs) -> tuple[T, Effects]:
-        effects = Effects()
-        _current.effects = effects
-        try:
-            with database.atomic():
-                result = fn(*args, **kwargs)
-        finally:
-            _current.effects = None
-        return result, effects
+    @functools.wraps(fn)
+    def in_transaction(*args: P.args, **kwargs: P.kwargs) -> T:
+        with database.atomic():
+            return fn(*args, **kwargs)
 
-    return _handing_off(fn, in_transaction)
+    return db_write_own_transaction(in_transaction)
 
 
 def db_write_own_transaction(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
@@ -140,12 +135,7 @@ def db_write_own_transaction(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
             _current.effects = None
         return result, effects
 
-    return _handing_off(fn, collecting)
-
-
-def _handing_off(fn: Callable[P, T], body: Callable[P, tuple[T, Effects]]
-                 ) -> Callable[P, Awaitable[T]]:
-    run = db_task(body)
+    run = db_task(collecting)
 
     @functools.wraps(fn)
     async def write_and_hand_off(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -250,19 +240,8 @@ def event_rows_sql(committed: list[CommittedEvent]) -> tuple[str, list[Any]]:
 def record_events(study_id: str, first_seq: int,
                   items: list[tuple[str, dict[str, Any]]]) -> list[CommittedEvent]:
     """Insert the event rows for seqs reserved by `reserve_seqs` and queue them for delivery."""
-    now = utcnow()
-    wall = time.time()
-    committed = [
-        CommittedEvent(study_id, first_seq + offset, event_type,
-                       {"study_id": study_id, "seq": first_seq + offset, **body}, wall)
-        for offset, (event_type, body) in enumerate(items)
-    ]
-    StudyEvent.insert_many([
-        {"study": e.study_id, "seq": e.seq, "type": e.type, "payload": e.payload,
-         "created_at": now}
-        for e in committed
-    ]).execute()
-    current_effects().events.extend(committed)
+    committed = committed_events([(study_id, first_seq, items)])
+    database.execute_sql(*event_rows_sql(committed))
     return committed
 
 
