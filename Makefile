@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate seed bench clean
+.PHONY: run test lint migrate seed bench clean web web-check chromium screenshots
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,13 +12,49 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## serve on http://127.0.0.1:8000 with SQLite and the in-process bus
-	$(BIN)/coup serve
+# --- the web app (web/ -> coup/web_dist/, which the Python package ships) ---------------------
+# Rebuilt only when its sources change: node_modules follows the lock file (npm ci), the build
+# follows the sources, the package files and the Vite/TypeScript config.
+WEB_DIST := coup/web_dist
+WEB_MODULES := web/node_modules/.installed
+WEB_BUILT := $(WEB_DIST)/.built
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json
+NODE_CHECK = command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20)' \
+	|| { echo "The web app needs Node.js 20 or newer (with npm) to build; install it and run make again." >&2; \
+	     echo "Node.js 20 이상(npm 포함)이 있어야 웹 앱을 빌드할 수 있습니다. 설치한 뒤 다시 실행하세요." >&2; exit 1; }
+
+$(WEB_MODULES): web/package.json web/package-lock.json
+	@$(NODE_CHECK)
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_BUILT): $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && npm run build
+	touch $@
+
+web: $(WEB_BUILT)  ## build the web app into coup/web_dist (only when its sources changed)
+
+web-check: $(WEB_MODULES)  ## the web app's unit tests, linter and type check
+	cd web && npm run lint && npm run typecheck && npm test
+
+# Browser tests drive Debian's Chromium (never a downloaded browser); install it when missing.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "Chromium is missing (apt-get install chromium): the browser tests will be skipped." >&2; }
+
+screenshots: $(STAMP) $(WEB_BUILT) chromium  ## regenerate docs/screenshots/ (phone and desktop)
+	COUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -n 0 -q tests/browser/test_screenshots.py
+
+run: $(STAMP) $(WEB_BUILT)  ## serve on http://127.0.0.1:8000 with SQLite and the in-process bus
+	COUP_ALLOWED_ORIGINS=$${COUP_ALLOWED_ORIGINS:-http://127.0.0.1:8000,http://localhost:8000} \
+		$(BIN)/coup serve
 
 # One pytest worker per core; each worker runs its own test servers and databases.
 PYTEST_ARGS ?= -n auto
 
-test: $(STAMP)  ## the whole suite: SQLite leg, then PostgreSQL + Redis (and multi-node)
+test: $(STAMP) $(WEB_BUILT) web-check chromium  ## web checks, then the whole suite (both backends)
 	$(BIN)/ruff check coup tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -32,7 +68,7 @@ seed: $(STAMP)
 	$(BIN)/coup db seed
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(WEB_DIST) web/node_modules
 
 bench: $(STAMP)  ## the benchmark scenarios side by side with the raw-Tornado ceiling
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -26,6 +26,7 @@ from coup.handlers import (
     studies,
     study_tasks,
     users,
+    webapp,
     websocket,
 )
 from coup.handlers.base import NotFoundHandler
@@ -128,7 +129,9 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
 def make_app(node: Node) -> tornado.web.Application:
     handlers = [
         tornado.web.url(pattern, handler, {"node": node, "route": pattern})
-        for pattern, handler in ROUTES
+        # The web app's routes come last (its fallback takes every path the API does not
+        # own) and stay out of ROUTES, which is the API's table (OpenAPI, auth matrix).
+        for pattern, handler in [*ROUTES, *webapp.ROUTES]
     ]
     return tornado.web.Application(
         handlers,
