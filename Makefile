@@ -20,7 +20,7 @@ WEB_MODULES := web/node_modules/.installed
 WEB_BUILT := $(WEB_DIST)/.built
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
 	web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json
-NODE_CHECK = command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20)' \
+NODE_CHECK = command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' \
 	|| { echo "The web app needs Node.js 20 or newer (with npm) to build; install it and run make again." >&2; \
 	     echo "Node.js 20 이상(npm 포함)이 있어야 웹 앱을 빌드할 수 있습니다. 설치한 뒤 다시 실행하세요." >&2; exit 1; }
 
