@@ -1,9 +1,25 @@
-"""Password hashing (bcrypt) and the password policy (COUP.md §5.4)."""
+"""Password hashing (bcrypt) and the password policy (COUP.md §5.4).
+
+bcrypt reads at most 72 bytes, so two long passwords that share a prefix would be one password
+(25 Korean characters are 75 bytes of UTF-8), and the same text typed in another Unicode normal
+form would be another. A hash is therefore made from the whole password: NFC-normalised, then
+HMAC-SHA256 keyed with the bcrypt salt, base64-encoded (44 bytes, no NUL), then bcrypt. Such
+hashes carry the prefix `$coup-sha256$` in front of an ordinary bcrypt hash. Keying the pre-hash
+with the salt keeps it from being a plain SHA-256 of the password, which could be matched against
+unsalted SHA-256 values leaked elsewhere.
+
+Hashes made before (bcrypt of the first 72 bytes as typed) still verify; `needs_rehash` tells
+the login to replace them once the password has been checked.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import re
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -11,12 +27,14 @@ import bcrypt
 # Absolute bounds of the policy; the minimum can be raised by the min_password_length setting.
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
-# bcrypt reads at most 72 bytes; longer passwords are pre-truncated the same way every time.
+# Marks a hash of the whole password (see the module docstring); a bcrypt hash follows it.
+WHOLE_PASSWORD_PREFIX = "$coup-sha256$"
+# bcrypt reads at most 72 bytes; hashes without the prefix were made from that many.
 BCRYPT_MAX_BYTES = 72
+# "$2b$12$" and the 22 characters of the salt: what bcrypt.hashpw takes as its salt.
+BCRYPT_SALT_CHARS = 29
 _COMMON_PREFIXES = ("123456", "password", "qwerty", "abc123", "admin")
 _TRIPLE_REPEAT = re.compile(r"(.)\1\1", re.DOTALL)
-# A hash made once at import, so that checking an unknown email costs the same as a real check.
-_DUMMY_HASH = bcrypt.hashpw(b"coup-dummy-password", bcrypt.gensalt(rounds=4))
 
 
 # bcrypt at cost 12 takes about a quarter of a second of CPU: it runs on its own small pool
@@ -39,26 +57,36 @@ async def dummy_verify_async(password: str, rounds: int) -> None:
 
 
 def hash_password(password: str, rounds: int) -> str:
-    return bcrypt.hashpw(_encode(password), bcrypt.gensalt(rounds=rounds)).decode("ascii")
+    """A `$coup-sha256$` hash of the whole (NFC-normalised) password."""
+    salt = bcrypt.gensalt(rounds=rounds)
+    return WHOLE_PASSWORD_PREFIX + bcrypt.hashpw(_prehash(password, salt), salt).decode("ascii")
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     if not password_hash:
         return False
     try:
-        return bcrypt.checkpw(_encode(password), password_hash.encode("ascii"))
+        if password_hash.startswith(WHOLE_PASSWORD_PREFIX):
+            inner = password_hash.removeprefix(WHOLE_PASSWORD_PREFIX).encode("ascii")
+            return bcrypt.checkpw(_prehash(password, inner[:BCRYPT_SALT_CHARS]), inner)
+        return bcrypt.checkpw(_legacy_encode(password), password_hash.encode("ascii"))
     except ValueError:
         return False
 
 
+def needs_rehash(password_hash: str, rounds: int) -> bool:
+    """True for a hash of the old format or of a lower cost (COUP.md §5.3 step 6)."""
+    return not password_hash.startswith(WHOLE_PASSWORD_PREFIX) or hash_cost(password_hash) < rounds
+
+
 def dummy_verify(password: str, rounds: int) -> None:
     """Spend the time of a real check, so response times do not reveal unknown emails."""
-    bcrypt.checkpw(_encode(password), _dummy_hash(rounds))
+    verify_password(password, _dummy_hash(rounds))
 
 
 def hash_cost(password_hash: str) -> int:
-    """The cost factor of a `$2b$12$...` hash (0 when unreadable)."""
-    parts = password_hash.split("$")
+    """The cost factor of a `$2b$12$...` hash, with or without the prefix (0 when unreadable)."""
+    parts = password_hash.removeprefix(WHOLE_PASSWORD_PREFIX).split("$")
     return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 0
 
 
@@ -99,15 +127,24 @@ def strength_score(password: str) -> int:
     return score
 
 
-_dummy_hashes: dict[int, bytes] = {4: _DUMMY_HASH}
+# One hash per cost, made on first use, so that checking an unknown email costs a real check.
+_dummy_hashes: dict[int, str] = {}
 
 
-def _dummy_hash(rounds: int) -> bytes:
+def _dummy_hash(rounds: int) -> str:
     if rounds not in _dummy_hashes:
-        _dummy_hashes[rounds] = bcrypt.hashpw(b"coup-dummy-password", bcrypt.gensalt(rounds))
+        _dummy_hashes[rounds] = hash_password("coup-dummy-password", rounds)
     return _dummy_hashes[rounds]
 
 
-def _encode(password: str) -> bytes:
-    # bcrypt 5 refuses inputs over 72 bytes instead of silently truncating; truncate explicitly.
-    return password.encode("utf-8")[:BCRYPT_MAX_BYTES]
+def _prehash(password: str, salt: bytes) -> bytes:
+    """What bcrypt hashes: base64 of HMAC-SHA256(salt, NFC(password)), 44 bytes for any length.
+    surrogatepass keeps hashing total: a lone surrogate gives bytes here rather than a 500."""
+    text = unicodedata.normalize("NFC", password).encode("utf-8", "surrogatepass")
+    return base64.b64encode(hmac.new(salt, text, hashlib.sha256).digest())
+
+
+def _legacy_encode(password: str) -> bytes:
+    # How hashes without the prefix were made: the first 72 bytes, as typed. (bcrypt 5 refuses
+    # longer inputs instead of silently truncating them.)
+    return password.encode("utf-8", "surrogatepass")[:BCRYPT_MAX_BYTES]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from coup import passwords
 from coup.errors import ApiError, NotFound, RateLimited
@@ -11,6 +12,7 @@ from coup.jsonutil import iso
 from coup.rules import USER_NAME
 from coup.store import accounts, sessions, views
 from coup.store.fields import utcnow
+from coup.store.models import User
 from coup.validation import Email, Password, parse_body
 
 
@@ -63,49 +65,60 @@ class LoginHandler(ApiHandler):
         data = parse_body(body, self.schema)
         email, password, ip = data["email"], data["password"], self.client_ip()
         settings = await self.node.system_settings.all()
-        window = timedelta(minutes=int(settings["login_lockout_minutes"]))
-        failures = await accounts.recent_login_failures(email, ip, window)
-        if len(failures) >= int(settings["max_login_attempts"]):
-            # Locked until the oldest failure that counts leaves the window.
-            counted = failures[-int(settings["max_login_attempts"]):]
-            raise RateLimited((counted[0] + window - utcnow()).total_seconds())
+        # Step 2: the attempt is counted (as a failure) before its password is checked, so
+        # parallel guesses cannot all pass a count read before any of them failed.
+        attempt = await accounts.reserve_login_attempt(
+            email, ip, window=timedelta(minutes=int(settings["login_lockout_minutes"])),
+            max_attempts=int(settings["max_login_attempts"]))
         if settings["enable_ip_blocking"]:
             wait = self.node.login_ip_limiter.hit(ip)
             if wait:
+                await accounts.release_login_attempt(attempt)
                 raise RateLimited(wait)
+        user = await self._check_password(email, password)
+        try:
+            await self._log_in(user, password, attempt, settings)
+        except BaseException:
+            # The password was right: whatever stopped the login (a suspension in force, a
+            # database error), the attempt is not a failed guess.
+            await accounts.release_login_attempt(attempt)
+            raise
 
-        rounds = self.node.settings.bcrypt_rounds
+    async def _check_password(self, email: str, password: str) -> User:
+        """Step 3: the user whose password this is; INVALID_CREDENTIALS (the reserved attempt
+        stays a failure) for an unknown email, a deleted account, no password or a wrong one."""
         user = await accounts.find_user_by_email(email)
         if user is None or user.status == "DELETED" or user.password_hash is None:
-            await passwords.dummy_verify_async(password, rounds)
-            await self._fail(email, ip)
-        if not await passwords.verify_password_async(password, user.password_hash):
-            await self._fail(email, ip)
+            await passwords.dummy_verify_async(password, self.node.settings.bcrypt_rounds)
+        elif await passwords.verify_password_async(password, user.password_hash):
+            return user
+        from coup import metrics
 
+        metrics.LOGIN_FAILURES.inc()
+        raise ApiError("INVALID_CREDENTIALS")
+
+    async def _log_in(self, user: User, password: str, attempt: accounts.LoginAttempt,
+                      settings: dict[str, Any]) -> None:
+        """Steps 4-7, once the password is known to be right."""
         if user.status == "SUSPENDED":
             user = await accounts.lift_expired_suspension(user.id)
             if user.status == "SUSPENDED":
                 from coup.node import suspended_error
 
                 raise suspended_error(user)
+        rounds = self.node.settings.bcrypt_rounds
         new_hash = None
-        if passwords.hash_cost(user.password_hash) < rounds:
+        if passwords.needs_rehash(user.password_hash, rounds):
+            # An old-format or cheaper hash is replaced now that the password is at hand.
             new_hash = await passwords.hash_password_async(password, rounds)
         created = await accounts.complete_login(
-            user.id, email, ip, new_password_hash=new_hash,
+            user.id, attempt, new_password_hash=new_hash,
             user_agent=self.request.headers.get("User-Agent"),
             ttl_days=int(settings["session_ttl_days"]),
         )
         await self.node.sessions_revoked(created.evicted_session_ids, "LIMIT")
         self.set_session(created.token, created.expires_at)
         self.ok(accounts.login_view(created))
-
-    async def _fail(self, email: str, ip: str) -> None:
-        await accounts.record_login_failure(email, ip)
-        from coup import metrics
-
-        metrics.LOGIN_FAILURES.inc()
-        raise ApiError("INVALID_CREDENTIALS")
 
 
 class LogoutHandler(ApiHandler):

@@ -8,10 +8,10 @@ from typing import Any
 
 import peewee
 
-from coup.errors import ApiError
+from coup.errors import ApiError, RateLimited
 from coup.jsonutil import iso
 from coup.store import views
-from coup.store.db import db_task, db_transaction
+from coup.store.db import database, db_task, db_transaction, is_postgres
 from coup.store.fields import new_id, utcnow
 from coup.store.models import AdminRole, LoginFailure, OAuthAccount, Sanction, User
 from coup.store.sessions import create_session_row, live_admin_role
@@ -78,19 +78,52 @@ def find_user_by_email(email: str) -> User | None:
     return User.select().where(User.email == email).first()
 
 
-@db_task
-def recent_login_failures(email: str, ip: str, window: timedelta) -> list[datetime]:
-    """Times of this (email, IP) pair's failures inside the window, oldest first."""
-    since = utcnow() - window
-    return [f.created_at for f in LoginFailure.select(LoginFailure.created_at)
-            .where((LoginFailure.email == email) & (LoginFailure.ip == ip)
-                   & (LoginFailure.created_at > since))
-            .order_by(LoginFailure.created_at.asc())]
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A password check reserved for an (email, IP) pair: its row in login_failures."""
+
+    id: str
+    email: str
+    ip: str
+    created_at: datetime
+
+
+@db_transaction
+def reserve_login_attempt(email: str, ip: str, *, window: timedelta,
+                          max_attempts: int) -> LoginAttempt:
+    """Login step 2, atomically: RATE_LIMITED when the pair already has `max_attempts` rows in
+    the window, else record this attempt as a failure before its password is checked.
+
+    The count and the insert run under a lock on the pair (an advisory transaction lock on
+    PostgreSQL; SQLite's single writer thread on the embedded setup), so however many attempts
+    arrive at once, on however many nodes, at most `max_attempts` are checked per window. The
+    row stays a failure unless the check succeeds (complete_login deletes it) or never runs
+    (release_login_attempt).
+    """
+    email, ip = email[:255], ip[:45]
+    if is_postgres():
+        # A hash collision only makes two pairs wait for each other's short transaction.
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtext('coup:login:' || %s))",
+                             (f"{email}|{ip}",))
+    now = utcnow()
+    counted = [f.created_at for f in LoginFailure.select(LoginFailure.created_at)
+               .where(_pair(email, ip) & (LoginFailure.created_at > now - window))
+               .order_by(LoginFailure.created_at.asc())]
+    if len(counted) >= max_attempts:
+        # Locked until enough of those rows leave the window for one more to fit.
+        raise RateLimited((counted[-max_attempts] + window - now).total_seconds())
+    row = LoginFailure.create(id=new_id(), email=email, ip=ip, created_at=now)
+    return LoginAttempt(row.id, email, ip, now)
 
 
 @db_task
-def record_login_failure(email: str, ip: str) -> None:
-    LoginFailure.create(id=new_id(), email=email[:255], ip=ip[:45], created_at=utcnow())
+def release_login_attempt(attempt: LoginAttempt) -> None:
+    """The reserved check did not run (another limit refused the request): forget it."""
+    LoginFailure.delete().where(LoginFailure.id == attempt.id).execute()
+
+
+def _pair(email: str, ip: str) -> peewee.Expression:
+    return (LoginFailure.email == email) & (LoginFailure.ip == ip)
 
 
 @db_transaction
@@ -127,17 +160,26 @@ def clear_expired_restrictions_now(user_id: str) -> None:
 
 
 @db_transaction
-def complete_login(user_id: str, email: str, ip: str, *, new_password_hash: str | None,
+def complete_login(user_id: str, attempt: LoginAttempt, *, new_password_hash: str | None,
                    user_agent: str | None, ttl_days: int) -> NewSession:
-    """Login steps 5-7: clear lapsed restrictions, re-hash if asked, forget failures, session."""
+    """Login steps 5-7: clear lapsed restrictions, re-hash if asked, forget failures, session.
+
+    The failures forgotten are the pair's rows up to this attempt's own reservation, as if the
+    attempts had come one at a time in the order they were reserved: those that began after this
+    one (their checks may still be running) keep counting, so a right password inside a burst of
+    guesses frees no more room than it would have one by one.
+    """
     clear_expired_restrictions_now(user_id)
     now = utcnow()
     changes: dict[str, Any] = {"last_login_at": now}
     if new_password_hash is not None:
         changes["password_hash"] = new_password_hash
     User.update(**changes).where(User.id == user_id).execute()
-    LoginFailure.delete().where((LoginFailure.email == email) & (LoginFailure.ip == ip)).execute()
-    return _new_session(User.get_by_id(user_id), ip, user_agent, ttl_days)
+    LoginFailure.delete().where(
+        (LoginFailure.id == attempt.id)
+        | (_pair(attempt.email, attempt.ip) & (LoginFailure.created_at <= attempt.created_at))
+    ).execute()
+    return _new_session(User.get_by_id(user_id), attempt.ip, user_agent, ttl_days)
 
 
 def login_view(created: NewSession) -> dict[str, Any]:
