@@ -202,17 +202,41 @@ def _user_revoke_sessions(settings: Any, args: argparse.Namespace) -> int:
 
     email = _clean_email(args.email)
 
-    async def work() -> list[str]:
+    async def work() -> tuple[list[str], str | None]:
         user = await find_user_by_email(email)
         if user is None:
             raise ApiError("NOT_FOUND", message=f"no user with email {email}")
-        return await revoke_user_sessions(user.id, "ADMIN")
+        revoked = await revoke_user_sessions(user.id, "ADMIN")
+        return revoked, await _tell_nodes_sessions_revoked(settings, revoked, "ADMIN")
 
-    revoked = _with_database(settings, work)
-    # Sockets on running nodes are closed by the revocation broadcast once the realtime layer
-    # and the bus exist; until then each node refuses the sessions on their next request.
+    revoked, problem = _with_database(settings, work)
     print(f"revoked {len(revoked)} sessions of {email}")
+    if problem:
+        print(f"coup: the sessions are revoked, but the nodes were not told ({problem}): "
+              "their open sockets stay until they reconnect", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _tell_nodes_sessions_revoked(settings: Any, session_ids: list[str],
+                                       reason: str) -> str | None:
+    """Close the revoked sessions' sockets on every running node (COUP.md §5.1, within 1 s);
+    returns what went wrong, or None. REST refuses the sessions already (the database says
+    so); sockets are only checked at connect, so the nodes must be told. With Redis, through
+    the bus, as a node's own revocation is. Without Redis there is one node, and it finds the
+    revocation in the database by itself (Node.close_sockets_of_revoked_sessions)."""
+    if not session_ids or not settings.redis_url:
+        return None
+    from redis.exceptions import RedisError
+
+    from coup.bus.redis_streams import publish_to_every_node
+
+    try:
+        await publish_to_every_node(settings.redis_url, settings.redis_prefix, "cli",
+                                    {"t": "revoke", "sessions": session_ids, "reason": reason})
+    except (RedisError, OSError) as exc:
+        return f"Redis: {exc}"
+    return None
 
 
 def _clean_email(raw: str) -> str:

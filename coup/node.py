@@ -43,6 +43,10 @@ DRAIN_TIMEOUT_SECONDS = 30.0
 # Allocations (net of frees) between collections of the youngest generation; CPython's
 # default is 700. See tune_garbage_collector().
 GC_GENERATION0_THRESHOLD = 10_000
+# Without Redis no message reaches this node from another process: a revocation committed by
+# the CLI on the same database is found by asking the database this often which of the login
+# sessions holding sockets here were revoked (COUP.md §5.1: closed within 1 s).
+REVOCATION_POLL_SECONDS = 0.5
 MAINTENANCE_EXEMPT_PREFIXES = ("/api/auth/", "/api/config", "/api/openapi.json", "/health",
                                "/ready", "/metrics")
 
@@ -78,6 +82,7 @@ class Node:
         self.bus: Bus | None = None
         self.jobs: JobScheduler | None = None
         self._runner: db.DatabaseRunner | None = None
+        self._revocation_poll: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -97,6 +102,9 @@ class Node:
         await self.registry.start()
         self.on_effects(self.registry.deliver_effects)
         self.on_sessions_revoked(self._close_revoked_sockets)
+        if self.bus.kind == "MemoryBus":
+            self._revocation_poll = asyncio.get_running_loop().create_task(
+                self._poll_revocations_forever())
         if self.settings.run_jobs:
             self.jobs = JobScheduler(self.settings, BusJobLock(self.bus))
             self.jobs.start()
@@ -122,6 +130,10 @@ class Node:
     async def stop(self) -> None:
         """Drain (PROTOCOL §10): refuse new work, flush what is owed, close sockets with 1001."""
         self.draining = True
+        if self._revocation_poll is not None:
+            self._revocation_poll.cancel()
+            await asyncio.gather(self._revocation_poll, return_exceptions=True)
+            self._revocation_poll = None
         if self.jobs is not None:
             await self.jobs.stop()
             self.jobs = None
@@ -248,6 +260,28 @@ class Node:
     async def _close_revoked_sockets(self, session_ids: list[str], reason: str) -> None:
         if self.registry is not None:
             self.registry.revoke_everywhere(session_ids, reason)
+
+    async def close_sockets_of_revoked_sessions(self) -> int:
+        """Close (1008) the sockets here whose login session the database says is revoked,
+        whoever revoked it; returns how many sessions that was."""
+        if self.registry is None or not self.registry.login_sessions:
+            return 0
+        revoked = await sessions.revoked_among(list(self.registry.login_sessions))
+        for session_id, reason in revoked.items():
+            self.registry.close_login_sessions([session_id], reason)
+        return len(revoked)
+
+    async def _poll_revocations_forever(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(REVOCATION_POLL_SECONDS)
+            try:
+                await self.close_sockets_of_revoked_sessions()
+                failing = False
+            except Exception as exc:
+                if not failing:  # once per outage, not twice a second
+                    log.warning("looking for revoked sessions failed: %s", exc)
+                failing = True
 
     def db_pending_calls(self) -> int:
         pending = self._runner.pending if self._runner is not None else 0

@@ -13,22 +13,24 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import bcrypt
 import peewee
 import pytest
 
+from coup.passwords import WHOLE_PASSWORD_PREFIX, verify_password
 from coup.store.db import database
 from coup.store.fields import utcnow
 from coup.store.models import Session, User
 from coup.store.sessions import hash_token, new_token
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import Api, LiveServer, create_pg_database, drop_pg_database
+from tests.wsclient import WsClient
 
 PASSWORD = "Bootstrap-pass-123"
 ADMIN_EMAIL = "root@example.com"
@@ -40,11 +42,14 @@ class Cli:
 
     database_url: str
     cwd: Path
+    # More COUP_* variables, e.g. the Redis bus of the node the CLI works beside.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str, stdin: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COUP_")}
         env.update(COUP_DATABASE_URL=self.database_url, COUP_TESTING="1", COUP_BCRYPT_ROUNDS="4")
+        env.update(self.extra_env)
         result = subprocess.run([sys.executable, "-m", "coup", *args], env=env, cwd=self.cwd,
                                 input=stdin if stdin is not None else "", capture_output=True,
                                 text=True, timeout=120)
@@ -160,7 +165,8 @@ def test_admin_bootstrap_creates_a_super_admin_with_the_password_from_stdin(
     assert user["name"] == "운영자"
     assert user["status"] == "ACTIVE"
     assert user["provider"] == "CREDENTIALS"
-    assert bcrypt.checkpw(PASSWORD.encode(), user["password_hash"].encode())
+    assert user["password_hash"].startswith(WHOLE_PASSWORD_PREFIX)
+    assert verify_password(PASSWORD, user["password_hash"])
     roles = query("SELECT * FROM admin_roles WHERE user_id = ?", user["id"])
     assert len(roles) == 1
     assert roles[0]["role"] == "SUPER_ADMIN"
@@ -316,6 +322,60 @@ def test_user_revoke_sessions_for_an_unknown_email_fails(migrated: Cli) -> None:
 
     assert result.returncode == 1
     assert "NOT_FOUND" in result.stderr
+
+
+def cli_beside(server: LiveServer, cwd: Path) -> Cli:
+    """The CLI as an operator runs it next to a running node: the same database and, when the
+    node has one, the same Redis bus."""
+    settings = server.settings
+    extra = {}
+    if settings.redis_url:
+        extra = {"COUP_REDIS_URL": settings.redis_url, "COUP_REDIS_PREFIX": settings.redis_prefix,
+                 "COUP_COOKIE_SECRET": settings.cookie_secret}
+    return Cli(settings.database_url, cwd, extra)
+
+
+def test_user_revoke_sessions_closes_the_users_open_sockets_within_a_second(
+        api: Api, server: LiveServer, tmp_path: Path) -> None:
+    """COUP.md §5.1: the CLI is a revocation trigger like the others; on SQLite (one node, no
+    Redis) and on PostgreSQL with the Redis bus."""
+    user = api.signup()
+    second_device = api.anonymous().post("/api/auth/login", json={
+        "email": user.email, "password": user.password})
+    assert second_device.status_code == 200, second_device.text
+    bystander = api.signup()
+    with WsClient.open(server, user.token) as first, \
+            WsClient.open(server, second_device.json()["data"]["token"]) as second, \
+            WsClient.open(server, bystander.token) as other:
+        result = cli_beside(server, tmp_path).run("user", "revoke-sessions", "--email",
+                                                  user.email)
+        revoked_at = time.monotonic()
+
+        assert "revoked 2 sessions" in result.stdout
+        for ws in (first, second):
+            assert ws.closed_with(timeout=5) == 1008
+            assert time.monotonic() - revoked_at < 1.0
+        assert "server_time" in other.ok("ping")
+    assert user.http.get("/api/auth/me").status_code == 401
+
+
+def test_user_revoke_sessions_says_so_when_redis_cannot_be_told(
+        migrated: Cli, db_path: Path, query: Callable[..., list[dict[str, Any]]]) -> None:
+    """With Redis configured the nodes hear of the revocation only through it: when it is
+    unreachable the revocation still commits, and the command says the sockets were not
+    closed (exit 1) instead of reporting success."""
+    email = "unreachable@example.com"
+    user_id = create_user_with_sessions(db_path, email, 1)
+    offline_bus = Cli(migrated.database_url, migrated.cwd, {
+        "COUP_REDIS_URL": "redis://127.0.0.1:1/0", "COUP_COOKIE_SECRET": "cli-test-secret"})
+
+    result = offline_bus.run("user", "revoke-sessions", "--email", email, check=False)
+
+    assert result.returncode == 1
+    assert "revoked 1 sessions" in result.stdout
+    assert "not told" in result.stderr
+    assert [s["revoke_reason"] for s in query(
+        "SELECT revoke_reason FROM sessions WHERE user_id = ?", user_id)] == ["ADMIN"]
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------

@@ -511,6 +511,20 @@ class RedisStreamBus(Bus):
                                              self.key("lock", "job", name), self.node_id))
 
 
+async def publish_to_every_node(url: str, prefix: str, sender: str,
+                                message: BusMessage) -> int:
+    """Put one message in the inbox of every registered node, from a process that is not a
+    node (the CLI); returns how many inboxes got it. Raises RedisError when Redis is away."""
+    client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5,
+                                     socket_connect_timeout=2)
+    try:
+        payload = json.dumps({**message, "from": sender, "at": time.time()}, ensure_ascii=False)
+        return int(await client.eval(redis_lua.PUBLISH_TO_SET, 1, prefix + "nodes", prefix,
+                                     sender, payload, INBOX_MAXLEN))
+    finally:
+        await client.aclose()
+
+
 def _decode_cleanup(raw: str | None) -> tuple[list[tuple[str, str]],
                                               list[tuple[str, str, dict[str, Any]]]]:
     if not raw:
