@@ -222,6 +222,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10) -> N
         time.sleep(0.01)
 
 
+@pytest.mark.expects_5xx  # the refused message's own INTERNAL answer
 def test_a_message_the_database_refuses_fails_only_its_sender(
         api: Api, server: LiveServer, refusing_trigger: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
