@@ -12,7 +12,9 @@ The API, all pure functions of their arguments except `today` (which reads the c
 * `day_start_utc(day, tz)`       local midnight of `day` as a naive-UTC instant
 * `week_start(day)`              the Monday of `day`'s week
 * `month_range(day)`             first and last date of `day`'s month
-* `parse_date(raw)`, `parse_month(raw)`, `parse_clock(raw)`  strict parsers (ValueError)
+* `parse_date(raw)`, `parse_month(raw)`, `parse_clock(raw)`  strict parsers (ValueError); dates
+                                 and months lie in coup.validation's EARLIEST_DATE..LATEST_DATE,
+                                 so the conversions above never overflow
 * `Day`, `ClockTime`             body rules (coup.validation) for `YYYY-MM-DD` and `HH:MM`
 
 Tests shift "now" by patching `coup.localtime.utcnow`.
@@ -27,7 +29,14 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from coup.store.fields import utcnow
-from coup.validation import FieldInvalid, Rule
+from coup.validation import (
+    DATE_RANGE_REASON,
+    EARLIEST_DATE,
+    LATEST_DATE,
+    FieldInvalid,
+    Rule,
+    check_date_range,
+)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -68,21 +77,30 @@ def month_range(day: date) -> tuple[date, date]:
 
 
 def parse_date(raw: str) -> date:
-    """A strict `YYYY-MM-DD` calendar date; ValueError otherwise."""
+    """A strict `YYYY-MM-DD` calendar date in the representable range; ValueError otherwise."""
     if not isinstance(raw, str) or not _DATE.fullmatch(raw):
         raise ValueError("must be a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ValueError("must be a valid date YYYY-MM-DD") from None
+    try:
+        return check_date_range(day)
+    except FieldInvalid:
+        raise ValueError(DATE_RANGE_REASON) from None
 
 
 def parse_month(raw: str) -> tuple[date, date]:
-    """A strict `YYYY-MM` month as its first and last date; ValueError otherwise."""
+    """A strict `YYYY-MM` month (wholly in the representable range) as its first and last
+    date; ValueError otherwise."""
     match = _MONTH.fullmatch(raw) if isinstance(raw, str) else None
-    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+    if match is None or not 1 <= int(match.group(2)) <= 12:
         raise ValueError("must be a month YYYY-MM")
-    return month_range(date(int(match.group(1)), int(match.group(2)), 1))
+    year, month = int(match.group(1)), int(match.group(2))
+    if not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
+        raise ValueError(f"must be a month between {EARLIEST_DATE:%Y-%m} and "
+                         f"{LATEST_DATE:%Y-%m}")
+    return month_range(date(year, month, 1))
 
 
 def parse_clock(raw: str) -> time:

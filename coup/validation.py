@@ -4,16 +4,26 @@ A schema is a mapping of field name to a rule. `parse_body` rejects unknown fiel
 JSON types (no "1" for 1), cleans strings (NFC, trim, control characters removed; newline and tab
 kept in multi-line fields), counts lengths in code points after cleaning, and reports every
 failing field at once as one VALIDATION_ERROR.
+
+Checks that come after the schema (one field against another, a bound from the settings, "today
+or later") add to the same report: `parse_fields` puts the failing fields into a `Problems` and
+returns the fields that passed, the later checks run on those and add theirs, and
+`Problems.raise_if_any()` raises them all together (COUP.md §1 item 6).
+
+Numbers and dates are bounded by what the store and the clock can represent: integers by their
+rule's real bounds (int64 when nothing tighter applies), dates and instants by `EARLIEST_DATE`
+and `LATEST_DATE`; every message names the bound it enforces.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
 
 from coup.errors import ValidationError
 
@@ -24,9 +34,72 @@ _CONTROL_EXCEPT_NEWLINE_TAB = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ALL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+# Every date a client sends, and every instant, must fall in this range. The top leaves a year
+# below Python's datetime.max (9999-12-31): the server turns a range's last day into the next
+# day's local midnight and shifts local times by the zone's offset (up to 14 hours), and both
+# must stay representable; stopping at a year's end keeps every month of the range whole. The
+# bottom is far above datetime.min (year 1, where the same shifts overflow) and above the
+# local-mean-time offsets zone data gives for years before standard time (Asia/Seoul used
+# +08:27:52 until 1908); no study schedule, due date or search needs an earlier day.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+EARLIEST_INSTANT = datetime.combine(EARLIEST_DATE, time.min)
+LATEST_INSTANT = datetime.combine(LATEST_DATE, time.max)
+DATE_RANGE_REASON = f"must be between {EARLIEST_DATE} and {LATEST_DATE}"
+# Query integers longer than this are out of every bound without being converted.
+_QUERY_INT = re.compile(r"-?[0-9]{1,18}")
+
+T = TypeVar("T")
+
 
 class FieldInvalid(Exception):
     """One field's value breaks its rule; the message says why, for `fields`."""
+
+
+class Problems:
+    """The failing fields of one request, gathered over every layer of its checks.
+
+    A layer adds what it finds; later layers check only the fields that passed earlier ones,
+    so each field keeps the first reason found for it. `raise_if_any` raises them all as one
+    VALIDATION_ERROR.
+    """
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    def add(self, name: str, reason: str) -> None:
+        self.fields.setdefault(name, reason)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Run a check that raises VALIDATION_ERROR; its fields are added here instead."""
+        try:
+            yield
+        except ValidationError as exc:
+            for name, reason in (exc.fields or {}).items():
+                self.add(name, reason)
+
+    def check(self, parse: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """`parse(*args, **kwargs)`, or None with its fields added when it fails."""
+        with self.collect():
+            return parse(*args, **kwargs)
+        return None
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            raise ValidationError(self.fields)
+
+
+def range_reason(low: int, high: int) -> str:
+    return f"must be between {low} and {high}"
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
@@ -99,14 +172,17 @@ class Password(Rule):
 
 @dataclass(frozen=True)
 class Integer(Rule):
-    low: int = -(2**63)
-    high: int = 2**63 - 1
+    """A JSON integer within [low, high]: the field's real bounds, int64 when none is tighter
+    (a bound that depends on a setting is put in the schema when the request is parsed)."""
+
+    low: int = INT64_MIN
+    high: int = INT64_MAX
 
     def check(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise FieldInvalid("must be an integer")
         if not self.low <= value <= self.high:
-            raise FieldInvalid(f"must be between {self.low} and {self.high}")
+            raise FieldInvalid(range_reason(self.low, self.high))
         return value
 
 
@@ -163,64 +239,91 @@ class ListShape(Rule):
 
 
 def parse_instant(value: str) -> datetime:
+    """An ISO-8601 instant with a zone, as naive UTC within the representable range."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise FieldInvalid("must be an ISO-8601 timestamp") from None
     if parsed.tzinfo is None:
         raise FieldInvalid("must include a time zone (Z or an offset)")
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        instant = parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # the offset moves it past year 1 or 9999
+        raise FieldInvalid(DATE_RANGE_REASON) from None
+    if not EARLIEST_INSTANT <= instant <= LATEST_INSTANT:
+        raise FieldInvalid(DATE_RANGE_REASON)
+    return instant
 
 
-def parse_body(
-    body: Any, schema: Mapping[str, Rule], *, partial: bool = False
-) -> dict[str, Any]:
-    """Validate a decoded JSON body against `schema`.
+def check_date_range(day: date) -> date:
+    """`day` itself when it lies in [EARLIEST_DATE, LATEST_DATE]; FieldInvalid otherwise."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise FieldInvalid(DATE_RANGE_REASON)
+    return day
+
+
+def parse_fields(body: Any, schema: Mapping[str, Rule], problems: Problems, *,
+                 partial: bool = False) -> dict[str, Any]:
+    """Validate a decoded JSON body against `schema`: the fields that passed are returned and
+    every failing one is added to `problems`, so later checks can still look at the rest.
 
     With `partial` (PATCH), absent fields are left out of the result and at least one known
     field must be present; `null` is kept for nullable fields, meaning "clear it".
     """
     if not isinstance(body, dict):
-        raise ValidationError({"body": "must be a JSON object"})
-    problems: dict[str, str] = {}
+        problems.add("body", "must be a JSON object")
+        return {}
+    found = len(problems.fields)
     result: dict[str, Any] = {}
     for name in body:
         if name not in schema:
-            problems[name] = "is not a known field"
+            problems.add(name, "is not a known field")
     for name, rule in schema.items():
         if name not in body:
             if rule.required and not partial:
-                problems[name] = "is required"
+                problems.add(name, "is required")
             continue
         value = body[name]
         if value is None:
             if rule.nullable or not rule.required:
                 result[name] = None
             else:
-                problems[name] = "must not be null"
+                problems.add(name, "must not be null")
             continue
         try:
-            result[name] = rule.check(value)
+            checked = rule.check(value)
         except FieldInvalid as exc:
-            problems[name] = str(exc)
+            problems.add(name, str(exc))
             continue
-        if result[name] is None and rule.required and not rule.nullable:
-            problems[name] = "is required"
-    if partial and not problems and not result:
-        problems["body"] = "must contain at least one field"
-    if problems:
-        raise ValidationError(problems)
+        if checked is None and rule.required and not rule.nullable:
+            problems.add(name, "is required")
+            continue
+        result[name] = checked
+    if partial and len(problems.fields) == found and not result:
+        problems.add("body", "must contain at least one field")
+    return result
+
+
+def parse_body(
+    body: Any, schema: Mapping[str, Rule], *, partial: bool = False
+) -> dict[str, Any]:
+    """`parse_fields` for a body with no later checks: VALIDATION_ERROR on any failing field."""
+    problems = Problems()
+    result = parse_fields(body, schema, problems, partial=partial)
+    problems.raise_if_any()
     return result
 
 
 def parse_query_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    if not re.fullmatch(r"-?\d{1,12}", raw):
+    if not re.fullmatch(r"-?[0-9]+", raw):
         raise ValidationError({name: "must be an integer"})
-    value = int(raw)
-    if not low <= value <= high:
-        raise ValidationError({name: f"must be between {low} and {high}"})
+    # Far too many digits is out of range as well; it is never converted (Python refuses
+    # to convert more than 4300 digits, and no bound here needs more than 18).
+    value = int(raw) if _QUERY_INT.fullmatch(raw) else None
+    if value is None or not low <= value <= high:
+        raise ValidationError({name: range_reason(low, high)})
     return value
 
 

@@ -132,7 +132,8 @@ def test_create_group_reports_every_invalid_field(api: Api) -> None:
         "is_public": "yes", "color": "red"})
     assert error_code(response) == "VALIDATION_ERROR"
     assert set(response.json()["error"]["fields"]) == {
-        "name", "description", "category", "image_url", "max_members", "is_public", "color"}
+        "name", "description", "category", "image_url", "tags[1]", "max_members", "is_public",
+        "color"}
     tags = owner.http.post("/api/groups", json={"name": "태그 그룹", "tags": ["ok", "x" * 21]})
     assert set(tags.json()["error"]["fields"]) == {"tags[1]"}
     for name in ("x", "a/b", "a\\b", "{a}", "[a]"):

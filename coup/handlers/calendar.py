@@ -16,7 +16,7 @@ from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
 from coup.localtime import ClockTime, Day
 from coup.store import calendar as calendar_store
-from coup.validation import Rule, Text
+from coup.validation import Problems, Rule, Text, parse_fields
 
 # A range query may span at most this many days between its two dates (§7.10).
 MAX_RANGE_DAYS = 366
@@ -44,18 +44,21 @@ UPDATE_SCHEMA: dict[str, Rule] = {
 }
 
 
-def check_event_fields(data: dict[str, Any], today: date) -> None:
-    """The rules between fields of one body: a supplied date is today or later, and start is
-    before end when both are supplied (PATCH checks the merged values again in the store)."""
-    problems: dict[str, str] = {}
+def parse_event_fields(body: Any, schema: dict[str, Rule], today: date, *,
+                       partial: bool = False) -> dict[str, Any]:
+    """The body's fields and the rules between them, every failing field at once: a supplied
+    date is today or later, and start is before end when both are supplied (PATCH checks the
+    merged values again in the store)."""
+    problems = Problems()
+    data = parse_fields(body, schema, problems, partial=partial)
     if "date" in data and data["date"] < today:
-        problems["date"] = "must be today or later"
+        problems.add("date", "must be today or later")
     if "start_time" in data and "end_time" in data and data["start_time"] >= data["end_time"]:
-        problems["end_time"] = "must be later than start_time"
-    if problems:
-        raise ValidationError(problems)
+        problems.add("end_time", "must be later than start_time")
+    problems.raise_if_any()
     if data.get("color"):
         data["color"] = data["color"].upper()
+    return data
 
 
 def with_warning(event: dict[str, Any], overlaps: list[dict[str, Any]],
@@ -114,9 +117,8 @@ class EventsHandler(ApiHandler):
 
     async def post(self, study_id: str) -> None:
         user_id = self.user_id
-        data = self.parse(CREATE_SCHEMA)
         tz = self.node.settings.tz
-        check_event_fields(data, localtime.today(tz))
+        data = parse_event_fields(self.json_body(), CREATE_SCHEMA, localtime.today(tz))
         event, overlaps = await calendar_store.create_event(study_id, user_id, data, tz)
         self.created(with_warning(event, overlaps, self.node.settings.language))
 
@@ -129,9 +131,9 @@ class EventHandler(ApiHandler):
 
     async def patch(self, study_id: str, event_id: str) -> None:
         user_id = self.user_id
-        data = self.parse(UPDATE_SCHEMA, partial=True)
         tz = self.node.settings.tz
-        check_event_fields(data, localtime.today(tz))
+        data = parse_event_fields(self.json_body(), UPDATE_SCHEMA, localtime.today(tz),
+                                  partial=True)
         event, overlaps = await calendar_store.update_event(study_id, event_id, user_id, data,
                                                             tz)
         self.ok(with_warning(event, overlaps, self.node.settings.language))

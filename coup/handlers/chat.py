@@ -16,7 +16,7 @@ from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
 from coup.store import chat as chat_store
 from coup.store.chat import MessageDraft, WriteOutcome
-from coup.validation import parse_query_int
+from coup.validation import Problems, parse_query_int
 
 # A REST post waits at most this long for its group commit before answering OVERLOADED.
 POST_TIMEOUT_SECONDS = 10.0
@@ -51,16 +51,20 @@ class ChatHandler(ApiHandler):
         body = self.json_body()
         if not isinstance(body, dict):
             raise ValidationError({"body": "must be a JSON object"})
-        unknown = set(body) - {"content", "client_id", "file_id"}
-        if unknown:
-            raise ValidationError({name: "is not a known field" for name in unknown})
+        problems = Problems()
+        for name in sorted(set(body) - {"content", "client_id", "file_id"}):
+            problems.add(name, "is not a known field")
         file_id = body.get("file_id")
         if file_id is not None and not isinstance(file_id, str):
-            raise ValidationError({"file_id": "must be a string"})
-        content = chat_store.clean_content(body.get("content"), has_file=bool(file_id))
-        client_id = chat_store.check_client_id(body.get("client_id")) or str(uuid.uuid4())
+            problems.add("file_id", "must be a string")
+        content = problems.check(chat_store.clean_content, body.get("content"),
+                                 has_file=bool(file_id))
+        client_id = problems.check(chat_store.check_client_id, body.get("client_id"))
+        problems.raise_if_any()
+        assert content is not None
         outcome = await post_through_room(self.node, study_id,
-                                          MessageDraft(auth.user.id, content, client_id,
+                                          MessageDraft(auth.user.id, content,
+                                                       client_id or str(uuid.uuid4()),
                                                        file_id or None))
         self.ok(outcome.message, status=201 if outcome.created else 200)
 
@@ -153,6 +157,6 @@ def _query_date(raw: str | None, name: str, problems: dict[str, str]) -> date | 
         return None
     try:
         return localtime.parse_date(raw)
-    except ValueError:
-        problems[name] = "must be a date YYYY-MM-DD"
+    except ValueError as exc:
+        problems[name] = str(exc)
         return None

@@ -31,10 +31,11 @@ from coup.validation import (
     FieldInvalid,
     Integer,
     ListShape,
+    Problems,
     Rule,
     Text,
     clean_text,
-    parse_body,
+    parse_fields,
     parse_query_bool,
     parse_query_int,
 )
@@ -78,19 +79,14 @@ UPDATE_SCHEMA = _group_schema(update=True)
 
 def parse_group_fields(body: Any, *, update: bool) -> dict[str, Any]:
     """Create (with defaults filled in) or PATCH fields; every failing field is reported."""
-    problems: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    try:
-        data = parse_body(body, UPDATE_SCHEMA if update else CREATE_SCHEMA, partial=update)
-    except ValidationError as exc:
-        problems.update(exc.fields or {})
+    problems = Problems()
+    data = parse_fields(body, UPDATE_SCHEMA if update else CREATE_SCHEMA, problems,
+                        partial=update)
     if isinstance(data.get("tags"), list):
-        try:
-            data["tags"] = clean_tags(data["tags"])
-        except ValidationError as exc:
-            problems.update(exc.fields or {})
-    if problems:
-        raise ValidationError(problems)
+        tags = problems.check(clean_tags, data["tags"])
+        if tags is not None:
+            data["tags"] = tags
+    problems.raise_if_any()
     if not update:
         data = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
     return data
@@ -117,35 +113,25 @@ def _optional_count(raw: str | None, name: str) -> int | None:
     return parse_query_int(raw, name, 0, 0, MEMBER_COUNT_MAX)
 
 
-def _collect(problems: dict[str, str], parse: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run one parser, adding its VALIDATION_ERROR fields to `problems` (None on failure)."""
-    try:
-        return parse(*args, **kwargs)
-    except ValidationError as exc:
-        problems.update(exc.fields or {})
-        return None
-
-
 class GroupsHandler(ApiHandler):
     async def get(self) -> None:
         viewer_id = self.user_id
         arg = self.get_query_argument
-        problems: dict[str, str] = {}
+        problems = Problems()
         filters = GroupFilters(
-            category=_collect(problems, query_choice, arg("category", None), "category",
+            category=problems.check(query_choice, arg("category", None), "category",
                               GROUP_CATEGORY, None),
-            is_public=_collect(problems, parse_query_bool, arg("is_public", None), "is_public",
+            is_public=problems.check(parse_query_bool, arg("is_public", None), "is_public",
                                None),
-            is_recruiting=_collect(problems, parse_query_bool, arg("is_recruiting", None),
+            is_recruiting=problems.check(parse_query_bool, arg("is_recruiting", None),
                                    "is_recruiting", None),
-            search=_collect(problems, _search_term, arg("search", None), "search"),
-            sort=_collect(problems, query_choice, arg("sort", None), "sort", SORTS,
+            search=problems.check(_search_term, arg("search", None), "search"),
+            sort=problems.check(query_choice, arg("sort", None), "sort", SORTS,
                           "latest") or "latest",
-            mine=bool(_collect(problems, parse_query_bool, arg("mine", None), "mine", False)),
+            mine=bool(problems.check(parse_query_bool, arg("mine", None), "mine", False)),
         )
-        page = _collect(problems, _page, self, GROUPS_PAGE_LIMIT)
-        if problems:
-            raise ValidationError(problems)
+        page = problems.check(_page, self, GROUPS_PAGE_LIMIT)
+        problems.raise_if_any()
         found = await groups.list_groups(viewer_id, filters, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
@@ -159,17 +145,16 @@ class GroupSearchHandler(ApiHandler):
     async def get(self) -> None:
         viewer_id = self.user_id
         arg = self.get_query_argument
-        problems: dict[str, str] = {}
-        q = _collect(problems, _search_term, arg("q", None), "q", required=True)
-        category = _collect(problems, query_choice, arg("category", None), "category",
+        problems = Problems()
+        q = problems.check(_search_term, arg("q", None), "q", required=True)
+        category = problems.check(query_choice, arg("category", None), "category",
                             GROUP_CATEGORY, None)
-        low, high = (_collect(problems, _optional_count, arg(name, None), name)
+        low, high = (problems.check(_optional_count, arg(name, None), name)
                      for name in ("min_members", "max_members"))
         if low is not None and high is not None and low > high:
-            problems["max_members"] = "must not be below min_members"
-        page = _collect(problems, _page, self, GROUPS_PAGE_LIMIT)
-        if problems:
-            raise ValidationError(problems)
+            problems.add("max_members", "must not be below min_members")
+        page = problems.check(_page, self, GROUPS_PAGE_LIMIT)
+        problems.raise_if_any()
         found = await groups.search_groups(viewer_id, q, category, low, high, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
@@ -217,12 +202,11 @@ class GroupMembersHandler(ApiHandler):
 
     async def get(self, group_id: str) -> None:
         viewer_id = self.user_id
-        problems: dict[str, str] = {}
-        status = _collect(problems, query_choice, self.get_query_argument("status", None),
+        problems = Problems()
+        status = problems.check(query_choice, self.get_query_argument("status", None),
                           "status", GROUP_MEMBER_STATUS, "ACTIVE")
-        page = _collect(problems, _page, self, MEMBERS_PAGE_LIMIT)
-        if problems:
-            raise ValidationError(problems)
+        page = problems.check(_page, self, MEMBERS_PAGE_LIMIT)
+        problems.raise_if_any()
         found = await group_members.list_members(group_id, viewer_id, status or "ACTIVE", page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
@@ -234,14 +218,13 @@ class GroupMembersHandler(ApiHandler):
 
     async def delete(self, group_id: str) -> None:
         actor_id = self.user_id
-        problems: dict[str, str] = {}
+        problems = Problems()
         user_id = self.get_query_argument("user_id", None)
         if not user_id:
-            problems["user_id"] = "is required"
-        kick = _collect(problems, parse_query_bool, self.get_query_argument("kick", None),
+            problems.add("user_id", "is required")
+        kick = problems.check(parse_query_bool, self.get_query_argument("kick", None),
                         "kick", False)
-        if problems:
-            raise ValidationError(problems)
+        problems.raise_if_any()
         await group_members.remove_member(group_id, actor_id, user_id or "", bool(kick))
         self.ok(None)
 
@@ -265,21 +248,22 @@ class GroupInvitesHandler(ApiHandler):
 
     async def get(self, group_id: str) -> None:
         viewer_id = self.user_id
-        problems: dict[str, str] = {}
-        status = _collect(problems, query_choice, self.get_query_argument("status", None),
+        problems = Problems()
+        status = problems.check(query_choice, self.get_query_argument("status", None),
                           "status", GROUP_INVITE_STATUS, None)
-        page = _collect(problems, _page, self, INVITES_PAGE_LIMIT)
-        if problems:
-            raise ValidationError(problems)
+        page = problems.check(_page, self, INVITES_PAGE_LIMIT)
+        problems.raise_if_any()
         found = await group_members.list_invites(group_id, viewer_id, status, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
     async def post(self, group_id: str) -> None:
         actor_id = self.user_id
-        data = self.parse(self.create_schema, allow_empty=True)
+        problems = Problems()
+        data = parse_fields(self.json_body(allow_empty=True), self.create_schema, problems)
         user_id, email = data.get("user_id"), data.get("email")
         if user_id is not None and email is not None:
-            raise ValidationError({"email": "send at most one of user_id and email"})
+            problems.add("email", "send at most one of user_id and email")
+        problems.raise_if_any()
         self.created(await group_members.create_invite(
             group_id, actor_id, user_id, email, data.get("expires_in_days") or 7))
 

@@ -15,7 +15,7 @@ from coup.localtime import Day
 from coup.pagination import pagination_view, parse_page
 from coup.store import personal_tasks as task_store
 from coup.store.enums import PRIORITY, TASK_STATUS
-from coup.validation import Boolean, Choice, Rule, Text, parse_query_bool
+from coup.validation import Boolean, Choice, Problems, Rule, Text, parse_fields, parse_query_bool
 
 TITLE = Text(min_len=1, max_len=100)
 DESCRIPTION = Text(required=False, nullable=True, max_len=1000, multiline=True)
@@ -53,13 +53,16 @@ STATUS_FILTERS = (*TASK_STATUS, "all", "incomplete", "completed")
 SORT_KEYS = ("deadline", "priority", "created_at")
 
 
-def refuse_contradiction(data: dict[str, Any]) -> None:
-    """`status` and `completed` must agree when both are sent (§7.12)."""
+def parse_update(body: Any) -> dict[str, Any]:
+    """PATCH fields; `status` and `completed` must agree when both are sent (§7.12). Every
+    failing field at once."""
+    problems = Problems()
+    data = parse_fields(body, UPDATE_SCHEMA, problems, partial=True)
     status, completed = data.get("status"), data.get("completed")
-    if status is None or completed is None:
-        return
-    if (status == "DONE") != completed:
-        raise ValidationError({"completed": f"contradicts status {status}"})
+    if status is not None and completed is not None and (status == "DONE") != completed:
+        problems.add("completed", f"contradicts status {status}")
+    problems.raise_if_any()
+    return data
 
 
 def query_choice(raw: str | None, name: str, values: tuple[str, ...], default: str) -> str:
@@ -114,8 +117,7 @@ class TaskHandler(ApiHandler):
 
     async def patch(self, task_id: str) -> None:
         user_id = self.user_id
-        data = self.parse(UPDATE_SCHEMA, partial=True)
-        refuse_contradiction(data)
+        data = parse_update(self.json_body())
         self.ok(await task_store.update_task(user_id, task_id, data))
 
     async def put(self, task_id: str) -> None:

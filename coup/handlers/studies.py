@@ -16,10 +16,11 @@ from coup.validation import (
     Choice,
     Integer,
     ListShape,
+    Problems,
     Rule,
     Text,
     clean_text,
-    parse_body,
+    parse_fields,
     parse_query_bool,
 )
 
@@ -27,10 +28,15 @@ SEARCH_MAX_CHARS = 50
 FILTER_MAX_CHARS = 30
 RECRUITING_FILTERS = ("all", "recruiting", "closed")
 SORTS = ("latest", "popular")
+# A study holds its owner and at least one more member.
+MIN_MAX_MEMBERS = 2
 
 
-def _study_schema(*, update: bool) -> dict[str, Rule]:
-    """The study fields; in a PATCH every field is optional but only sub_category is nullable."""
+def _study_schema(*, update: bool, max_members_cap: int) -> dict[str, Rule]:
+    """The study fields; in a PATCH every field is optional but only sub_category is nullable.
+
+    The upper bound of max_members is the max_study_members setting, so the schema is built
+    per request with it and the message names the bound in force."""
     optional = not update
     return {
         "name": Text(min_len=2, max_len=50),
@@ -39,35 +45,32 @@ def _study_schema(*, update: bool) -> dict[str, Rule]:
         "category": Choice(values=studies.CATEGORY_VALUES),
         "sub_category": Text(required=False, nullable=True, max_len=30),
         "tags": ListShape(required=not optional),
-        # The upper bound is the max_study_members setting, checked in parse_study_fields.
-        "max_members": Integer(required=not optional, low=2),
+        "max_members": Integer(required=not optional, low=MIN_MAX_MEMBERS,
+                               high=max_members_cap),
         "is_public": Boolean(required=not optional),
         "auto_approve": Boolean(required=not optional),
         "is_recruiting": Boolean(required=not optional),
     }
 
 
-CREATE_SCHEMA = _study_schema(update=False)
-UPDATE_SCHEMA = _study_schema(update=True)
-
-
 def parse_study_fields(body: Any, *, update: bool, max_members_cap: int) -> dict[str, Any]:
-    """Validate create (update=False) or PATCH fields; every failing field is reported."""
-    problems: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    try:
-        data = parse_body(body, UPDATE_SCHEMA if update else CREATE_SCHEMA, partial=update)
-    except ValidationError as exc:
-        problems.update(exc.fields or {})
-    if isinstance(body, dict) and isinstance(body.get("tags"), list):
-        try:
-            data["tags"] = studies.clean_tags(body["tags"])
-        except ValidationError as exc:
-            problems.update(exc.fields or {})
-    if isinstance(data.get("max_members"), int) and data["max_members"] > max_members_cap:
-        problems["max_members"] = f"must be between 2 and {max_members_cap}"
-    if problems:
-        raise ValidationError(problems)
+    """Validate create (update=False) or PATCH fields; every failing field is reported.
+
+    The sub-category is checked against a category sent in the same body; a PATCH that
+    changes only one of them is checked against the stored study by the store."""
+    problems = Problems()
+    schema = _study_schema(update=update, max_members_cap=max_members_cap)
+    data = parse_fields(body, schema, problems, partial=update)
+    if isinstance(data.get("tags"), list):
+        tags = problems.check(studies.clean_tags, data["tags"])
+        if tags is not None:
+            data["tags"] = tags
+    if "category" in data and "sub_category" not in problems and (
+            not update or "sub_category" in data):
+        problem = studies.sub_category_problem(data["category"], data.get("sub_category"))
+        if problem:
+            problems.add("sub_category", problem)
+    problems.raise_if_any()
     if not update:
         # Optional fields sent as null take their defaults; sub_category null is a value.
         data = {k: v for k, v in data.items() if v is not None or k == "sub_category"}

@@ -18,7 +18,7 @@ from coup.localtime import Day
 from coup.pagination import pagination_view, parse_page
 from coup.store import study_tasks as task_store
 from coup.store.enums import PRIORITY, TASK_STATUS
-from coup.validation import Choice, FieldInvalid, Rule, Text
+from coup.validation import Choice, FieldInvalid, Problems, Rule, Text, parse_fields
 
 MAX_ASSIGNEES = 20
 # Ids are looked up, not parsed (§1 item 3); this only bounds the size of the body.
@@ -63,10 +63,17 @@ UPDATE_SCHEMA: dict[str, Rule] = {
 STATUS_SCHEMA: dict[str, Rule] = {"status": Choice(values=TASK_STATUS)}
 
 
-def check_due_date(data: dict[str, Any], today: date) -> None:
+def parse_task_fields(body: Any, schema: dict[str, Rule], today: date, *,
+                      partial: bool = False) -> dict[str, Any]:
+    """The body's fields, and a supplied due date today or later; every failing field at
+    once."""
+    problems = Problems()
+    data = parse_fields(body, schema, problems, partial=partial)
     due = data.get("due_date")
     if due is not None and due < today:
-        raise ValidationError({"due_date": "must be today or later"})
+        problems.add("due_date", "must be today or later")
+    problems.raise_if_any()
+    return data
 
 
 def query_choice(raw: str | None, name: str, values: tuple[str, ...]) -> str | None:
@@ -94,8 +101,8 @@ class StudyTasksHandler(ApiHandler):
 
     async def post(self, study_id: str) -> None:
         user_id = self.user_id
-        data = self.parse(CREATE_SCHEMA)
-        check_due_date(data, localtime.today(self.node.settings.tz))
+        data = parse_task_fields(self.json_body(), CREATE_SCHEMA,
+                                 localtime.today(self.node.settings.tz))
         self.created(await task_store.create_task(study_id, user_id, data))
 
 
@@ -106,8 +113,8 @@ class StudyTaskHandler(ApiHandler):
 
     async def patch(self, study_id: str, task_id: str) -> None:
         user_id = self.user_id
-        data = self.parse(UPDATE_SCHEMA, partial=True)
-        check_due_date(data, localtime.today(self.node.settings.tz))
+        data = parse_task_fields(self.json_body(), UPDATE_SCHEMA,
+                                 localtime.today(self.node.settings.tz), partial=True)
         self.ok(await task_store.update_task(study_id, task_id, user_id, data))
 
     async def delete(self, study_id: str, task_id: str) -> None:
