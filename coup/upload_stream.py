@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import email.message
-import email.utils
 import logging
 import os
+import re
 import tempfile
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,12 +163,61 @@ def parse_part_headers(block: bytes) -> PartStart:
         if not colon:
             raise MultipartError("a part header has no colon")
         message[name.strip()] = value.strip()
-    if message.get_content_disposition() != "form-data":
+    kind, params = parse_content_disposition(message.get("Content-Disposition", ""))
+    if kind != "form-data":
         raise MultipartError("a part is not form-data")
-    raw_name = message.get_param("name", header="content-disposition")
-    name = email.utils.collapse_rfc2231_value(raw_name) if raw_name is not None else None
-    return PartStart(name=name, filename=message.get_filename(),
+    filename = params.get("filename*", params.get("filename"))
+    return PartStart(name=params.get("name"), filename=filename,
                      content_type=message.get("Content-Type"))
+
+
+# One `; key=value` parameter: a token, or a quoted string in which a backslash escapes the
+# next character (RFC 7230 quoted-pair), as curl sends it; browsers percent-encode quotes.
+_PARAMETER = re.compile(
+    r'\s*;\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;"]*))')
+_QUOTED_PAIR = re.compile(r"\\([\\\"])")
+
+
+def parse_content_disposition(header: str) -> tuple[str, dict[str, str]]:
+    """The disposition type (lower case) and its parameters, each value exactly as sent.
+
+    The standard library's header parsing also unquotes `<...>` (email.utils.unquote), which
+    turned a file named `<notes.md>` into `notes.md` before the §7.9 name rules could see the
+    brackets; the name rules must judge the name the client sent. `filename*` (RFC 5987)
+    is decoded from its charset.
+    """
+    kind, _, rest = header.partition(";")
+    params: dict[str, str] = {}
+    rest = ";" + rest if rest else ""
+    position = 0
+    while position < len(rest):
+        if not rest[position:].strip(" \t;"):
+            break  # a trailing `;`
+        match = _PARAMETER.match(rest, position)
+        if match is None:
+            raise MultipartError("a part's Content-Disposition is malformed")
+        key = match.group(1).lower()
+        if match.group(2) is not None:
+            value = _QUOTED_PAIR.sub(r"\1", match.group(2))
+        else:
+            value = match.group(3).strip()
+        if key.endswith("*"):
+            value = _decode_extended(value)
+        params.setdefault(key, value)
+        position = match.end()
+    return kind.strip().lower(), params
+
+
+def _decode_extended(value: str) -> str:
+    """An RFC 5987 `charset'language'percent-encoded` value."""
+    charset, quote, rest = value.partition("'")
+    _, quote2, encoded = rest.partition("'")
+    if not quote or not quote2:
+        raise MultipartError("a part's Content-Disposition is malformed")
+    try:
+        return urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="replace")
+    except LookupError:
+        raise MultipartError("a part's file name has an unknown charset") from None
 
 
 @dataclass
