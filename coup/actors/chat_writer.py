@@ -193,7 +193,8 @@ class _Isolation:
 
     def outcomes(self) -> list[list[WriteOutcome]]:
         unwritten = WriteOutcome(None, 0, False, self.stopped or Overloaded())
-        return [[outcome or unwritten for outcome in row] for row in self.results]
+        return [[outcome if outcome is not None else unwritten for outcome in row]
+                for row in self.results]
 
     def _batches_of(self, part: _Part) -> list[StudyBatch]:
         return [StudyBatch(self.batches[batch_index].study_id,
