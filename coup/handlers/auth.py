@@ -70,18 +70,19 @@ class LoginHandler(ApiHandler):
         attempt = await accounts.reserve_login_attempt(
             email, ip, window=timedelta(minutes=int(settings["login_lockout_minutes"])),
             max_attempts=int(settings["max_login_attempts"]))
-        if settings["enable_ip_blocking"]:
-            wait = self.node.login_ip_limiter.hit(ip)
-            if wait:
-                await accounts.release_login_attempt(attempt)
-                raise RateLimited(wait)
-        user = await self._check_password(email, password)
         try:
+            if settings["enable_ip_blocking"]:
+                wait = self.node.login_ip_limiter.hit(ip)
+                if wait:
+                    raise RateLimited(wait)
+            user = await self._check_password(email, password)
             await self._log_in(user, password, attempt, settings)
-        except BaseException:
-            # The password was right: whatever stopped the login (a suspension in force, a
-            # database error), the attempt is not a failed guess.
-            await accounts.release_login_attempt(attempt)
+        except BaseException as exc:
+            # The attempt stays a failure only when its password was checked and was wrong;
+            # whatever else stopped it (the IP limit, a suspension in force, a database error)
+            # is not a failed guess.
+            if not (isinstance(exc, ApiError) and exc.code == "INVALID_CREDENTIALS"):
+                await accounts.release_login_attempt(attempt)
             raise
 
     async def _check_password(self, email: str, password: str) -> User:
