@@ -82,7 +82,8 @@ def test_dates_outside_the_representable_range_are_validation_errors(
 def test_every_failing_field_is_reported_at_once(server: LiveServer, api: Api,
                                                 world: World) -> None:
     """Defect 9: second-layer checks (sub_category for its category, the member cap, dates
-    "today or later", status against completed, tags) ran only once the schema passed."""
+    "today or later", status against completed, tags, one query parameter after another) ran
+    only once the first layer passed."""
     owner = api.signup()
     study = owner.http.post("/api/studies", json={
         "name": "필드 검사", "emoji": "📚", "description": "모든 필드를 한 번에 보고합니다",
@@ -114,6 +115,13 @@ def test_every_failing_field_is_reported_at_once(server: LiveServer, api: Api,
 
     chat = http.post(world.path("/chat"), json={"content": "", "client_id": "?", "extra": 1})
     assert set(_fields(chat)) == {"content", "client_id", "extra"}
+    # Query strings too: the page was read only after the other parameters passed.
+    tasks = http.get(world.path("/tasks"), params={"status": "NOPE", "page": "0"})
+    assert set(_fields(tasks)) == {"status", "page"}
+    found = http.get(world.path("/chat/search"), params={"q": "x" * 101, "limit": "0"})
+    assert set(_fields(found)) == {"q", "limit"}
+    history = http.get(world.path("/chat"), params={"before_seq": "1", "after_seq": "x"})
+    assert set(_fields(history)) == {"before_seq", "after_seq"}
 
 
 def test_bound_messages_state_the_real_bound(server: LiveServer, api: Api) -> None:

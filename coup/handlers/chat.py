@@ -21,6 +21,8 @@ from coup.validation import Problems, parse_query_int
 # A REST post waits at most this long for its group commit before answering OVERLOADED.
 POST_TIMEOUT_SECONDS = 10.0
 HISTORY_DEFAULT_LIMIT = 50
+# The largest seq cursor accepted: seqs are int64 in the store, and this leaves them headroom.
+SEQ_MAX = 2**62
 
 
 class ChatHandler(ApiHandler):
@@ -29,12 +31,17 @@ class ChatHandler(ApiHandler):
         auth = self.require_user()
         before = self.get_query_argument("before_seq", None)
         after = self.get_query_argument("after_seq", None)
+        problems = Problems()
         if before and after:
-            raise ValidationError({"before_seq": "send before_seq or after_seq, not both"})
-        before_seq = parse_query_int(before, "before_seq", 0, 0, 2**62) if before else None
-        after_seq = parse_query_int(after, "after_seq", 0, 0, 2**62) if after else None
-        limit = parse_query_int(self.get_query_argument("limit", None), "limit",
-                                HISTORY_DEFAULT_LIMIT, 1, 100)
+            problems.add("before_seq", "send before_seq or after_seq, not both")
+        before_seq = problems.check(parse_query_int, before, "before_seq", 0, 0, SEQ_MAX) \
+            if before else None
+        after_seq = problems.check(parse_query_int, after, "after_seq", 0, 0, SEQ_MAX) \
+            if after else None
+        limit = problems.check(parse_query_int, self.get_query_argument("limit", None), "limit",
+                               HISTORY_DEFAULT_LIMIT, 1, 100)
+        problems.raise_if_any()
+        assert limit is not None
         latest_seq = await chat_store.check_member(study_id, auth.user.id)
         messages, has_more = await chat_store.history_page(study_id, before_seq, after_seq,
                                                            limit)
@@ -130,19 +137,19 @@ class ReadCursorsHandler(ApiHandler):
 class ChatSearchHandler(ApiHandler):
     async def get(self, study_id: str) -> None:
         auth = self.require_user()
-        problems: dict[str, str] = {}
+        problems = Problems()
         q = (self.get_query_argument("q", "") or "").strip()
         if len(q) > 100:
-            problems["q"] = "must be at most 100 characters"
+            problems.add("q", "must be at most 100 characters")
         start = _query_date(self.get_query_argument("start_date", None), "start_date", problems)
         end = _query_date(self.get_query_argument("end_date", None), "end_date", problems)
         if start and end and start > end:
-            problems["start_date"] = "must not be after end_date"
+            problems.add("start_date", "must not be after end_date")
         user_id = self.get_query_argument("user_id", None) or None
-        if problems:
-            raise ValidationError(problems)
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None), default_limit=20)
+        page = problems.check(parse_page, self.get_query_argument("page", None),
+                              self.get_query_argument("limit", None), default_limit=20)
+        problems.raise_if_any()
+        assert page is not None
         await chat_store.check_member(study_id, auth.user.id)
         tz = self.node.settings.tz
         start_utc = localtime.day_start_utc(start, tz) if start else None
@@ -152,11 +159,11 @@ class ChatSearchHandler(ApiHandler):
         self.ok(rows, pagination=pagination_view(page, total))
 
 
-def _query_date(raw: str | None, name: str, problems: dict[str, str]) -> date | None:
+def _query_date(raw: str | None, name: str, problems: Problems) -> date | None:
     if not raw:
         return None
     try:
         return localtime.parse_date(raw)
     except ValueError as exc:
-        problems[name] = str(exc)
+        problems.add(name, str(exc))
         return None

@@ -33,7 +33,7 @@ from coup.store import files as files_store
 from coup.store.enums import FILE_CATEGORY
 from coup.store.fields import new_id
 from coup.upload_stream import MultipartError, MultipartParser, UploadForm, boundary_of
-from coup.validation import clean_text, parse_query_bool
+from coup.validation import Problems, clean_text, parse_query_bool
 
 log = logging.getLogger(__name__)
 
@@ -139,29 +139,29 @@ class FilesHandler(ApiHandler):
 
     async def get(self, study_id: str) -> None:
         auth = self.require_user()
-        problems: dict[str, str] = {}
+        problems = Problems()
         folder = self._folder_query(problems)
         category = self.get_query_argument("category", None) or None
         if category is not None and category not in FILE_CATEGORY:
-            problems["category"] = f"must be one of {', '.join(FILE_CATEGORY)}"
+            problems.add("category", f"must be one of {', '.join(FILE_CATEGORY)}")
         q = clean_text(self.get_query_argument("q", "") or "")
         if len(q) > SEARCH_MAX_CHARS:
-            problems["q"] = f"must be at most {SEARCH_MAX_CHARS} characters"
-        if problems:
-            raise ValidationError(problems)
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None), default_limit=20)
+            problems.add("q", f"must be at most {SEARCH_MAX_CHARS} characters")
+        page = problems.check(parse_page, self.get_query_argument("page", None),
+                              self.get_query_argument("limit", None), default_limit=20)
+        problems.raise_if_any()
+        assert page is not None
         found = await files_store.list_files(study_id, auth.user.id, folder, category,
                                              q or None, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
-    def _folder_query(self, problems: dict[str, str]) -> str | None:
+    def _folder_query(self, problems: Problems) -> str | None:
         raw = self.get_query_argument("folder", None)
         if raw is None or raw == files_store.ALL_FOLDERS:
             return raw
         folder = clean_text(raw)
         if len(folder) > FOLDER_MAX_CHARS:
-            problems["folder"] = f"must be at most {FOLDER_MAX_CHARS} characters"
+            problems.add("folder", f"must be at most {FOLDER_MAX_CHARS} characters")
         return folder or None
 
     async def post(self, study_id: str) -> None:

@@ -15,7 +15,7 @@ from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
 from coup.store import membership, membership_reads
 from coup.store.enums import JOIN_MOTIVATION, MEMBER_ROLE, MEMBER_STATUS, SKILL_LEVEL
-from coup.validation import Choice, Text
+from coup.validation import Choice, Problems, Text
 
 MEMBERS_PAGE_LIMIT = 50
 JOIN_REQUESTS_PAGE_LIMIT = 20
@@ -103,12 +103,15 @@ class MembersHandler(ApiHandler):
 
     async def get(self, study_id: str) -> None:
         user_id = self.user_id
-        role = query_choice(self.get_query_argument("role", None), "role", MEMBER_ROLE, None)
-        status = query_choice(self.get_query_argument("status", None), "status",
-                              MEMBER_STATUS, "ACTIVE")
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None),
-                          default_limit=MEMBERS_PAGE_LIMIT)
+        arg = self.get_query_argument
+        problems = Problems()
+        role = problems.check(query_choice, arg("role", None), "role", MEMBER_ROLE, None)
+        status = problems.check(query_choice, arg("status", None), "status", MEMBER_STATUS,
+                                "ACTIVE")
+        page = problems.check(parse_page, arg("page", None), arg("limit", None),
+                              default_limit=MEMBERS_PAGE_LIMIT)
+        problems.raise_if_any()
+        assert page is not None
         found = await membership_reads.list_members(study_id, user_id, role=role,
                                                     status=status or "ACTIVE", page=page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
@@ -152,11 +155,14 @@ class TransferOwnershipHandler(ApiHandler):
 class MyStudiesHandler(ApiHandler):
     async def get(self) -> None:
         user_id = self.user_id
-        study_filter = query_choice(self.get_query_argument("filter", None), "filter",
-                                    tuple(membership_reads.MY_STUDIES_STATUSES), "all")
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None),
-                          default_limit=MY_STUDIES_PAGE_LIMIT)
+        arg = self.get_query_argument
+        problems = Problems()
+        study_filter = problems.check(query_choice, arg("filter", None), "filter",
+                                      tuple(membership_reads.MY_STUDIES_STATUSES), "all")
+        page = problems.check(parse_page, arg("page", None), arg("limit", None),
+                              default_limit=MY_STUDIES_PAGE_LIMIT)
+        problems.raise_if_any()
+        assert page is not None
         found = await membership_reads.list_my_studies(user_id, study_filter or "all", page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 

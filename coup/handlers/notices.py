@@ -10,7 +10,15 @@ from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
 from coup.sanitize import sanitize_html
 from coup.store import notices
-from coup.validation import Boolean, FieldInvalid, Rule, Text, clean_text, parse_query_bool
+from coup.validation import (
+    Boolean,
+    FieldInvalid,
+    Problems,
+    Rule,
+    Text,
+    clean_text,
+    parse_query_bool,
+)
 
 TITLE_MIN_CHARS = 2
 TITLE_MAX_CHARS = 100
@@ -76,12 +84,14 @@ UPDATE_SCHEMA: dict[str, Rule] = {
 class NoticesHandler(ApiHandler):
     async def get(self, study_id: str) -> None:
         auth = self.require_user()
-        pinned = parse_query_bool(self.get_query_argument("pinned", None), "pinned", False)
-        important = parse_query_bool(self.get_query_argument("important", None), "important",
-                                     False)
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None),
-                          default_limit=LIST_DEFAULT_LIMIT)
+        arg = self.get_query_argument
+        problems = Problems()
+        pinned = problems.check(parse_query_bool, arg("pinned", None), "pinned", False)
+        important = problems.check(parse_query_bool, arg("important", None), "important", False)
+        page = problems.check(parse_page, arg("page", None), arg("limit", None),
+                              default_limit=LIST_DEFAULT_LIMIT)
+        problems.raise_if_any()
+        assert page is not None
         found = await notices.list_notices(study_id, auth.user.id, bool(pinned), bool(important),
                                            page)
         self.ok(found.items, pagination=pagination_view(page, found.total))

@@ -76,22 +76,19 @@ def query_choice(raw: str | None, name: str, values: tuple[str, ...], default: s
 class TasksHandler(ApiHandler):
     async def get(self) -> None:
         user_id = self.user_id
-        problems: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        readers = (
-            ("status", lambda raw: query_choice(raw, "status", STATUS_FILTERS, "all")),
-            ("sort_by", lambda raw: query_choice(raw, "sort_by", SORT_KEYS, "deadline")),
-            ("completed", lambda raw: parse_query_bool(raw, "completed", None)),
-        )
-        for name, read in readers:
-            try:
-                values[name] = read(self.get_query_argument(name, None))
-            except ValidationError as exc:
-                problems.update(exc.fields or {})
-        if problems:
-            raise ValidationError(problems)
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None))
+        arg = self.get_query_argument
+        problems = Problems()
+        values: dict[str, Any] = {
+            "status": problems.check(query_choice, arg("status", None), "status",
+                                     STATUS_FILTERS, "all"),
+            "sort_by": problems.check(query_choice, arg("sort_by", None), "sort_by", SORT_KEYS,
+                                      "deadline"),
+            "completed": problems.check(parse_query_bool, arg("completed", None), "completed",
+                                        None),
+        }
+        page = problems.check(parse_page, arg("page", None), arg("limit", None))
+        problems.raise_if_any()
+        assert page is not None
         found = await task_store.list_tasks(
             user_id, study_id=self.get_query_argument("study_id", None) or None,
             status=None if values["status"] == "all" else values["status"],

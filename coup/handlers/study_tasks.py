@@ -87,13 +87,15 @@ def query_choice(raw: str | None, name: str, values: tuple[str, ...]) -> str | N
 class StudyTasksHandler(ApiHandler):
     async def get(self, study_id: str) -> None:
         user_id = self.user_id
-        status = query_choice(self.get_query_argument("status", None), "status",
-                              (*TASK_STATUS, "all"))
-        priority = query_choice(self.get_query_argument("priority", None), "priority",
-                                PRIORITY)
-        assignee = self.get_query_argument("assignee", None) or None
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None))
+        arg = self.get_query_argument
+        problems = Problems()
+        status = problems.check(query_choice, arg("status", None), "status",
+                                (*TASK_STATUS, "all"))
+        priority = problems.check(query_choice, arg("priority", None), "priority", PRIORITY)
+        assignee = arg("assignee", None) or None
+        page = problems.check(parse_page, arg("page", None), arg("limit", None))
+        problems.raise_if_any()
+        assert page is not None
         found = await task_store.list_tasks(
             study_id, user_id, status=None if status == "all" else status,
             assignee=user_id if assignee == "me" else assignee, priority=priority, page=page)

@@ -16,7 +16,7 @@ from coup.handlers.media import AVATAR_URL_PREFIX, avatar_dir, delete_avatar_fil
 from coup.pagination import pagination_view, parse_page
 from coup.rules import BIO, USER_NAME
 from coup.store import users
-from coup.validation import FieldInvalid, Password, Text, clean_text
+from coup.validation import FieldInvalid, Password, Problems, Text, clean_text
 
 SEARCH_TERM_MAX_CHARS = 50
 AVATAR_MIN_BYTES = 1024
@@ -48,11 +48,14 @@ AVATAR_URL = Text(required=False, nullable=True, max_len=500, extra=_https_url)
 class UserSearchHandler(ApiHandler):
     async def get(self) -> None:
         self.require_user()
+        problems = Problems()
         term = clean_text(self.get_query_argument("q", "") or "")
         if len(term) > SEARCH_TERM_MAX_CHARS:
-            raise ValidationError({"q": f"must be at most {SEARCH_TERM_MAX_CHARS} characters"})
-        page = parse_page(self.get_query_argument("page", None),
-                          self.get_query_argument("limit", None))
+            problems.add("q", f"must be at most {SEARCH_TERM_MAX_CHARS} characters")
+        page = problems.check(parse_page, self.get_query_argument("page", None),
+                              self.get_query_argument("limit", None))
+        problems.raise_if_any()
+        assert page is not None
         found = await users.search_users(term or None, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
