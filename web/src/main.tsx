@@ -1,8 +1,12 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { App } from "./app/App";
+import "./styles/tokens.css";
+import "./styles/base.css";
+import "./styles/components.css";
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <h1>CoUp</h1>
+    <App />
   </StrictMode>,
 );

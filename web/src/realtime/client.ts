@@ -23,6 +23,7 @@ const CLOSE_POLICY = 1008; // revoked session, suspended account, too many conne
 const CLOSE_AUTH = 4001;
 const CLOSE_TOO_MANY = 4029;
 const CLOSE_CLIENT_TIMEOUT = 4000; // our own: the server stopped answering
+const EMPTY: RealtimeUser[] = [];
 const TYPING_RESEND_MS = 3000; // the server forwards one `true` per 3 s anyway (PROTOCOL §5)
 
 export interface RealtimeEvents {
@@ -75,6 +76,7 @@ interface Room {
   /** Durable events that arrived ahead of a gap, by seq. */
   early: Map<number, Push>;
   online: Map<string, RealtimeUser>;
+  onlineList: RealtimeUser[];
   readSent: number;
   typingSentAt: number;
 }
@@ -90,6 +92,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   private readonly requests = new Map<number, PendingRequest>();
   private readonly rooms = new Map<string, Room>();
   private readonly outboxItems = new Map<string, OutboxItem>();
+  private readonly outboxLists = new Map<string, OutboxItem[]>();
   private readonly inflight = new Set<string>();
   private readonly waiters = new Map<string, { resolve: (m: Record<string, unknown>) => void;
     reject: (e: RealtimeError) => void }>();
@@ -160,7 +163,8 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   }
 
   lastSeq(studyId: string): number | null { return this.rooms.get(studyId)?.lastSeq ?? null; }
-  online(studyId: string): RealtimeUser[] { return [...(this.rooms.get(studyId)?.online.values() ?? [])]; }
+  // The snapshots below keep their identity until they change (React's useSyncExternalStore).
+  online(studyId: string): RealtimeUser[] { return this.rooms.get(studyId)?.onlineList ?? EMPTY; }
   typingUsers(studyId: string): RealtimeUser[] { return this.typing.users(studyId); }
 
   // --- chat -----------------------------------------------------------------------------------
@@ -197,7 +201,12 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   }
 
   outbox(studyId: string): OutboxItem[] {
-    return [...this.outboxItems.values()].filter((item) => item.studyId === studyId);
+    let items = this.outboxLists.get(studyId);
+    if (!items) {
+      items = [...this.outboxItems.values()].filter((item) => item.studyId === studyId);
+      this.outboxLists.set(studyId, items);
+    }
+    return items;
   }
 
   /** Typing indicator: `true` at most every 3 s, `false` only after a `true`. */
@@ -396,7 +405,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
     let room = this.rooms.get(studyId);
     if (!room) {
       room = { studyId, subscribers: 0, lastSeq: null, joined: false, joining: false,
-        early: new Map(), online: new Map(), readSent: 0, typingSentAt: 0 };
+        early: new Map(), online: new Map(), onlineList: EMPTY, readSent: 0, typingSentAt: 0 };
       this.rooms.set(studyId, room);
     }
     return room;
@@ -469,7 +478,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
 
   private onRemoved(studyId: string, reason: string): void {
     const room = this.rooms.get(studyId);
-    if (room) { room.joined = false; room.early.clear(); room.online.clear(); }
+    if (room) { room.joined = false; room.early.clear(); room.online.clear(); room.onlineList = EMPTY; }
     for (const item of this.outbox(studyId)) {
       this.failItem(item, { code: "FORBIDDEN", message: reason });
     }
@@ -479,19 +488,24 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   private setOnline(studyId: string, users: RealtimeUser[]): void {
     const room = this.room(studyId);
     room.online = new Map(users.map((user) => [user.id, user]));
-    this.emit("presence", { studyId, online: [...room.online.values()] });
+    this.emitPresence(room);
   }
 
   private addOnline(studyId: string, user: RealtimeUser): void {
     const room = this.room(studyId);
     room.online.set(user.id, user);
-    this.emit("presence", { studyId, online: [...room.online.values()] });
+    this.emitPresence(room);
   }
 
   private removeOnline(studyId: string, userId: string): void {
     const room = this.room(studyId);
-    room.online.delete(userId);
-    this.emit("presence", { studyId, online: [...room.online.values()] });
+    if (!room.online.delete(userId)) return;
+    this.emitPresence(room);
+  }
+
+  private emitPresence(room: Room): void {
+    room.onlineList = [...room.online.values()];
+    this.emit("presence", { studyId: room.studyId, online: room.onlineList });
   }
 
   // --- outbox ---------------------------------------------------------------------------------
@@ -531,6 +545,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   }
 
   private emitOutbox(studyId: string): void {
+    this.outboxLists.delete(studyId);
     this.emit("outbox", { studyId, items: this.outbox(studyId) });
   }
 

@@ -2,9 +2,11 @@
 import type { RealtimeUser } from "./types";
 
 export const TYPING_EXPIRY_MS = 6000;
+const NOBODY: RealtimeUser[] = [];
 
 export class TypingTracker {
   private readonly byStudy = new Map<string, Map<string, { user: RealtimeUser; timer: ReturnType<typeof setTimeout> }>>();
+  private readonly lists = new Map<string, RealtimeUser[]>();
   private readonly onChange: (studyId: string, users: RealtimeUser[]) => void;
 
   constructor(onChange: (studyId: string, users: RealtimeUser[]) => void) {
@@ -24,18 +26,21 @@ export class TypingTracker {
       study.set(user.id, { user, timer });
       if (current) return; // renewed: nothing visible changed
     }
+    this.lists.set(studyId, [...study!.values()].map((entry) => entry.user));
     this.onChange(studyId, this.users(studyId));
   }
 
+  /** The same array until the set of typists changes. */
   users(studyId: string): RealtimeUser[] {
-    return [...(this.byStudy.get(studyId)?.values() ?? [])].map((entry) => entry.user);
+    return this.lists.get(studyId) ?? NOBODY;
   }
 
   clear(): void {
     for (const [studyId, study] of this.byStudy) {
       for (const entry of study.values()) clearTimeout(entry.timer);
-      if (study.size) this.onChange(studyId, []);
+      if (study.size) this.onChange(studyId, NOBODY);
     }
     this.byStudy.clear();
+    this.lists.clear();
   }
 }

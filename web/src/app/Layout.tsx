@@ -1,0 +1,77 @@
+import { NavLink, Outlet, useNavigate } from "react-router";
+import { Avatar, Button, useToast } from "../components/ui";
+import { useSignOut } from "../features/auth/api";
+import { NotificationBell } from "../features/notifications/NotificationBell";
+import { useI18n, type MessageKey } from "../lib/i18n";
+import { useConnectionState } from "../lib/realtime";
+import { useSession } from "../lib/session";
+
+export function Layout() {
+  const { t, language, setLanguage } = useI18n();
+  const me = useSession().data;
+  const signOut = useSignOut();
+  const navigate = useNavigate();
+  const toast = useToast();
+  const links = [
+    { to: "/studies", label: t("nav.explore"), icon: "🔍", end: true },
+    ...(me ? [{ to: "/my-studies", label: t("nav.myStudies"), icon: "📚", end: false },
+      { to: "/studies/new", label: t("nav.create"), icon: "➕", end: false }] : []),
+  ];
+  return (
+    <div className={me ? "has-bottom-nav" : undefined}>
+      <a href="#main" className="skip-link">{t("app.skipToContent")}</a>
+      <header className="header">
+        <div className="header-inner">
+          <NavLink to="/" className="brand">CoUp</NavLink>
+          <nav className="nav" aria-label={t("nav.main")}>
+            {links.map((link) => <NavLink key={link.to} to={link.to} end={link.end}>{link.label}</NavLink>)}
+          </nav>
+          <div className="header-actions">
+            {me && <ConnectionIndicator />}
+            <Button variant="ghost" size="s" lang={language === "ko" ? "en" : "ko"} onClick={() => setLanguage(language === "ko" ? "en" : "ko")}
+              aria-label={`${t("app.language")}: ${t("app.languageToggle")}`}>
+              {language === "ko" ? "EN" : "한"}
+            </Button>
+            {me ? (
+              <>
+                <NotificationBell />
+                <span title={me.name} aria-label={t("nav.account", { name: me.name })} role="img"><Avatar name={me.name} src={me.avatar} size={32} /></span>
+                <Button variant="ghost" size="s" busy={signOut.isPending}
+                  onClick={() => signOut.mutate(undefined, { onSettled: () => { toast(t("auth.signedOut")); navigate("/"); } })}>
+                  {t("nav.signOut")}
+                </Button>
+              </>
+            ) : (
+              <>
+                <NavLink className="btn btn-ghost btn-s" to="/sign-in">{t("nav.signIn")}</NavLink>
+                <NavLink className="btn btn-primary btn-s" to="/sign-up">{t("nav.signUp")}</NavLink>
+              </>
+            )}
+          </div>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+      {me && (
+        <nav className="bottom-nav" aria-label={t("nav.main")}>
+          {links.map((link) => (
+            <NavLink key={link.to} to={link.to} end={link.end}><span aria-hidden="true">{link.icon}</span>{link.label}</NavLink>
+          ))}
+        </nav>
+      )}
+    </div>
+  );
+}
+
+function ConnectionIndicator() {
+  const { t } = useI18n();
+  const state = useConnectionState();
+  const label = t(`conn.${state === "idle" ? "connecting" : state}` as MessageKey);
+  return (
+    <span className="conn" data-state={state} data-testid="connection-state" role="status" aria-label={label} title={label}>
+      <span className="conn-dot" aria-hidden="true" />
+      <span className="conn-label" aria-hidden="true">{label}</span>
+    </span>
+  );
+}

@@ -1,0 +1,11 @@
+export { Avatar } from "./Avatar";
+export { Badge } from "./Badge";
+export { Button } from "./Button";
+export { Card } from "./Card";
+export { ConfirmProvider, useConfirm } from "./Dialog";
+export { EmptyState } from "./EmptyState";
+export { Skeleton } from "./Skeleton";
+export { Spinner } from "./Spinner";
+export { Tabs, type TabItem } from "./Tabs";
+export { Checkbox, SelectField, TextArea, TextField } from "./TextField";
+export { ToastProvider, useToast } from "./Toast";
