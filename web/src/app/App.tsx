@@ -1,8 +1,8 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { type ReactNode } from "react";
-import { createBrowserRouter, Link, Navigate, RouterProvider, useLocation } from "react-router";
+import { createBrowserRouter, Link, Navigate, RouterProvider, useLocation, useSearchParams } from "react-router";
 import { ConfirmProvider, EmptyState, Spinner, ToastProvider } from "../components/ui";
-import { SignInPage } from "../features/auth/SignInPage";
+import { safeReturnPath, SignInPage } from "../features/auth/SignInPage";
 import { SignUpPage } from "../features/auth/SignUpPage";
 import { LandingPage } from "../features/landing/LandingPage";
 import { MyStudiesPage } from "../features/my-studies/MyStudiesPage";
@@ -35,9 +35,11 @@ function RequireSession({ children }: { children: ReactNode }) {
   return children;
 }
 
-function GuestOnly({ children }: { children: ReactNode }) {
+/** Sign-in and sign-up: a signed-in person (also right after signing in) goes to `next`. */
+function GuestOnly({ fallback, children }: { fallback: string; children: ReactNode }) {
   const session = useSession();
-  if (session.data) return <Navigate to="/my-studies" replace />;
+  const [params] = useSearchParams();
+  if (session.data) return <Navigate to={safeReturnPath(params.get("next"), fallback)} replace />;
   return children;
 }
 
@@ -51,8 +53,8 @@ const router = createBrowserRouter([{
   element: <Layout />,
   children: [
     { path: "/", element: <LandingPage /> },
-    { path: "/sign-in", element: <GuestOnly><SignInPage /></GuestOnly> },
-    { path: "/sign-up", element: <GuestOnly><SignUpPage /></GuestOnly> },
+    { path: "/sign-in", element: <GuestOnly fallback="/my-studies"><SignInPage /></GuestOnly> },
+    { path: "/sign-up", element: <GuestOnly fallback="/studies"><SignUpPage /></GuestOnly> },
     { path: "/studies", element: <ExplorePage /> },
     { path: "/studies/new", element: <RequireSession><CreateStudyPage /></RequireSession> },
     { path: "/studies/:studyId", element: <StudyDetailPage /> },

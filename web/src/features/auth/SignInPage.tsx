@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { Button, Card, TextField } from "../../components/ui";
 import { errorText } from "../../lib/errors";
 import { useI18n } from "../../lib/i18n";
@@ -12,7 +12,6 @@ export function safeReturnPath(value: string | null, fallback: string): string {
 
 export function SignInPage() {
   const { t } = useI18n();
-  const navigate = useNavigate();
   const [params] = useSearchParams();
   const next = safeReturnPath(params.get("next"), "/my-studies");
   const signIn = useSignIn();
@@ -22,7 +21,7 @@ export function SignInPage() {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    signIn.mutate({ email, password }, { onSuccess: () => navigate(next, { replace: true }) });
+    signIn.mutate({ email, password });
   };
 
   return (

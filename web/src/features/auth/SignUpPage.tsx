@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { Button, Card, TextField } from "../../components/ui";
 import { errorText, fieldErrors } from "../../lib/errors";
 import { useI18n, type MessageKey } from "../../lib/i18n";
@@ -12,7 +12,6 @@ const RULES: RuleKey[] = ["length", "classes", "common", "email", "strength"];
 
 export function SignUpPage() {
   const { t } = useI18n();
-  const navigate = useNavigate();
   const [params] = useSearchParams();
   const next = safeReturnPath(params.get("next"), "/studies");
   const signUp = useSignUp();
@@ -28,8 +27,7 @@ export function SignUpPage() {
     event.preventDefault();
     setSubmitted(true);
     if (!form.email || !form.name || !passwordAcceptable(form.password, form.email) || mismatch) return;
-    signUp.mutate({ email: form.email, name: form.name, password: form.password, password_confirm: form.confirm },
-      { onSuccess: () => navigate(next, { replace: true }) });
+    signUp.mutate({ email: form.email, name: form.name, password: form.password, password_confirm: form.confirm });
   };
 
   return (
