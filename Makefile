@@ -38,11 +38,14 @@ web: $(WEB_BUILT)  ## build the web app into coup/web_dist (only when its source
 web-check: $(WEB_MODULES)  ## the web app's unit tests, linter and type check
 	cd web && npm run lint && npm run typecheck && npm test
 
-# Browser tests drive Debian's Chromium (never a downloaded browser); install it when missing.
+# Browser tests drive Debian's Chromium (never a downloaded browser); install it when missing,
+# with Korean and emoji fonts so screenshots show the text a person would see.
+BROWSER_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji
 chromium:
-	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "Chromium is missing (apt-get install chromium): the browser tests will be skipped." >&2; }
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/noto; } || { [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null && (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)) \
+		|| echo "Chromium is missing (apt-get install $(BROWSER_PACKAGES)): browser tests will be skipped." >&2; }
 
 screenshots: $(STAMP) $(WEB_BUILT) chromium  ## regenerate docs/screenshots/ (phone and desktop)
 	COUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -n 0 -q tests/browser/test_screenshots.py
