@@ -24,6 +24,7 @@ import pytest
 from coup.handlers.webapp import WEB_DIST
 from tests.conftest import require_or_skip
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("COUP_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -78,7 +79,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     env.pop("COUP_REDIS_URL", None)
     log_path = root / "server.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "coup", "serve"], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "coup", "serve"], env=env, cwd=REPO_ROOT,
                                    stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_ready(base_url, process, log_path)
