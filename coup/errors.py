@@ -12,6 +12,17 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Text:
+    """A server-written message in both languages (COUP.md §1 item 15), Korean first."""
+
+    ko: str
+    en: str
+
+    def in_language(self, language: str) -> str:
+        return self.en if language == "en" else self.ko
+
+
+@dataclass(frozen=True)
 class ErrorKind:
     """How one semantic code is shown on each transport."""
 
@@ -160,7 +171,7 @@ class ApiError(Exception):
     def __init__(
         self,
         code: str | None = None,
-        message: str | None = None,
+        message: str | Text | None = None,
         *,
         fields: Mapping[str, str] | None = None,
         details: Mapping[str, Any] | None = None,
@@ -171,7 +182,8 @@ class ApiError(Exception):
         self.custom_message = message
         self.fields = dict(fields) if fields else None
         self.details = dict(details) if details else None
-        super().__init__(f"{self.code}: {message or ''}")
+        logged = message.en if isinstance(message, Text) else message
+        super().__init__(f"{self.code}: {logged or ''}")
 
     @property
     def kind(self) -> ErrorKind:
@@ -186,6 +198,8 @@ class ApiError(Exception):
         return self.kind.ws_code
 
     def message(self, language: str = "ko") -> str:
+        if isinstance(self.custom_message, Text):
+            return self.custom_message.in_language(language)
         if self.custom_message:
             return self.custom_message
         return self.kind.message_en if language == "en" else self.kind.message_ko
@@ -201,6 +215,11 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     default_code = "BAD_REQUEST"
+
+
+class InboundTextError(BadRequest):
+    """A request or frame breaks the inbound text rule (coup/inbound.py): invalid UTF-8, an
+    unpaired surrogate, a NUL in a name, a non-finite number, or nesting beyond the limit."""
 
 
 class ValidationError(ApiError):

@@ -13,6 +13,9 @@ from typing import Any
 
 import ujson
 
+from coup import inbound
+from coup.errors import InboundTextError, Text
+
 # Close codes (PROTOCOL §2).
 WS_1000_NORMAL = 1000
 WS_1001_GOING_AWAY = 1001
@@ -55,14 +58,19 @@ class ClientFrame:
 class FrameError(Exception):
     """The frame is not a valid client frame; `ref` is kept when it could be read."""
 
-    def __init__(self, message: str, ref: int | str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Text, ref: int | str | None = None) -> None:
+        super().__init__(message.en if isinstance(message, Text) else message)
+        self.text = message
         self.ref = ref
+
+    def message(self, language: str) -> str:
+        return self.text.in_language(language) if isinstance(self.text, Text) else self.text
 
 
 def decode_client_frame(text: str) -> ClientFrame:
+    """Parse and check one client frame, the inbound text rule (coup/inbound.py) included."""
     try:
-        frame = ujson.loads(text)
+        frame = ujson.loads(text)  # ujson refuses nesting beyond 1,024 levels itself
     except (ValueError, TypeError):
         raise FrameError("the frame is not valid JSON") from None
     if not isinstance(frame, dict):
@@ -72,14 +80,24 @@ def decode_client_frame(text: str) -> ClientFrame:
         raise FrameError("ref must be an integer or a string")
     if isinstance(ref, str) and len(ref) > 64:
         raise FrameError("ref must be at most 64 characters")
-    event = frame.get("event")
-    if not isinstance(event, str) or not event:
-        raise FrameError("event must be a non-empty string", ref)
-    data = frame.get("data", {})
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise FrameError("data must be a JSON object", ref)
+    if isinstance(ref, str) and not inbound.is_encodable(ref):
+        # A ref is echoed as written, and this one cannot be written: no reply can carry it.
+        raise FrameError("ref holds an unpaired surrogate")
+    try:
+        for key in frame:
+            inbound.check_name(key, "the frame")
+        event = frame.get("event")
+        if not isinstance(event, str) or not event:
+            raise FrameError("event must be a non-empty string", ref)
+        inbound.check_name(event, "event")
+        data = frame.get("data", {})
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise FrameError("data must be a JSON object", ref)
+        data = inbound.clean_json(data, depth=2, where="data")
+    except InboundTextError as exc:
+        raise FrameError(exc.custom_message or str(exc), ref) from None
     unknown = set(frame) - {"event", "data", "ref"}
     if unknown:
         raise FrameError(f"unknown frame fields: {', '.join(sorted(unknown))}", ref)
