@@ -19,6 +19,12 @@ HTTP_REQUEST_SECONDS = Histogram(
     ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+HTTP_5XX = Counter(
+    "coup_http_5xx_total",
+    "HTTP responses with a 5xx status, by route pattern and error code; INTERNAL means an "
+    "unexpected exception, logged with its traceback.",
+    ["route", "code"],
+)
 DB_CALL_SECONDS = Histogram(
     "coup_db_call_duration_seconds",
     "Time spent in one database call on a worker thread.",
@@ -49,6 +55,10 @@ WS_FANOUT_DELIVERIES = Counter(
 )
 WS_OUTBOUND_DROPS = Counter(
     "coup_ws_outbound_drops_total", "Frames shed from slow consumers, by event.", ["event"]
+)
+WS_INTERNAL_REPLIES = Counter(
+    "coup_ws_internal_replies_total",
+    "Frames answered INTERNAL (an unexpected exception, logged with its traceback).",
 )
 WS_CLOSES = Counter("coup_ws_closes_total", "Server-initiated closes, by close code.", ["code"])
 ACTIVE_ROOMS = Gauge("coup_active_rooms", "Room actors active on this node.")

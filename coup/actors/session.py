@@ -29,7 +29,7 @@ from coup.actors.messages import (
 )
 from coup.actors.outbound import Outbound
 from coup.actors.runtime import Actor, ActorRef, ActorStopped, MailboxFull, handles
-from coup.errors import ApiError, BadRequest, Forbidden, RateLimited
+from coup.errors import ApiError, BadRequest, Forbidden, RateLimited, Text
 from coup.store import chat as chat_store
 from coup.store import notification_center
 from coup.store.chat import MessageDraft
@@ -50,6 +50,9 @@ FRAMES_PER_SECOND = 100
 SIGNALLING_PER_SECOND = 50
 # Retry hint sent with OVERLOADED when a room's mailbox is full.
 OVERLOADED_RETRY_MS = 1000
+# The answer to a frame that arrives while the node drains (PROTOCOL §10, docs/protocol.md).
+DRAINING = Text("서버가 종료 중입니다. 다시 연결한 뒤 재전송해 주세요.",
+                "This node is shutting down; reconnect and send the frame again.")
 NO_REPLY = object()
 
 VIDEO_EVENTS = frozenset({
@@ -155,6 +158,8 @@ class SessionActor(Actor):
 
     def reply_error(self, ref: int | str | None, error: ApiError | Exception) -> None:
         code, message, retry_after_ms = describe_error(error, self.language)
+        if code == protocol.INTERNAL:
+            metrics.WS_INTERNAL_REPLIES.inc()
         if ref is None:
             self.push(protocol.encode_push("error", {"code": code, "message": message}))
         else:
@@ -177,12 +182,16 @@ class SessionActor(Actor):
 
     def admit_frame(self, text: str) -> bool:
         """Called by the connection for every frame before it is queued (PROTOCOL §9)."""
-        if self.registry.draining:
-            return False  # shutting down: the client resends unacknowledged work elsewhere
         if not self._frames.hit(time.monotonic()):
             # The frame that trips the limit still gets its one reply before the close.
             self.reply_error(_frame_ref(text), RateLimited(1.0, "too many frames"))
             self.close(protocol.WS_4029_TOO_MANY_REQUESTS, "too many frames")
+            return False
+        if self.registry.draining:
+            # Shutting down: nothing of this frame is done, and its ref still gets its one
+            # reply (PROTOCOL §2). OVERLOADED is retryable: the client resends it after
+            # reconnecting, through the load balancer, to another node.
+            self.reply_error(_frame_ref(text), ApiError("OVERLOADED", message=DRAINING))
             return False
         return True
 
@@ -193,7 +202,7 @@ class SessionActor(Actor):
         try:
             frame = protocol.decode_client_frame(message.text)
         except protocol.FrameError as exc:
-            self._bad_frame(exc.ref, str(exc))
+            self._bad_frame(exc.ref, exc.message(self.language))
             return
         handler = FRAME_HANDLERS.get(frame.event)
         if handler is None:

@@ -7,7 +7,6 @@ including Tornado's own (unknown route, wrong method, XSRF), leaves in the same 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import secrets
 import time
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 from tornado.httputil import HTTPServerRequest
 
-from coup import jsonutil, metrics
+from coup import inbound, jsonutil, metrics
 from coup.errors import ApiError, BadRequest, Forbidden, Unauthorized
 from coup.node import SESSION_COOKIE
 from coup.store import sessions as session_store
@@ -53,6 +52,7 @@ class ApiHandler(tornado.web.RequestHandler):
         self._body_size = 0
         self._body_too_large = False
         self._started = time.perf_counter()
+        self._error_code: str | None = None  # the envelope's code, once write_error ran
         # Until prepare() returns, Tornado has not read the body; an error answered in that
         # window makes Tornado drop the connection, so the response must say so.
         self._body_pending = True
@@ -104,10 +104,12 @@ class ApiHandler(tornado.web.RequestHandler):
         content_type = self.request.headers.get("Content-Type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             raise BadRequest(message="Send the body as application/json.")
-        try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest(message="The body is not valid UTF-8 JSON.") from None
+        return inbound.parse_json_body(raw)
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        # Tornado decodes every query and path argument here: the inbound text rule's
+        # boundary for them (Tornado then turns other control characters into spaces).
+        return inbound.decode_text(value, name or "the path")
 
     def parse(self, schema: dict[str, Rule], *, partial: bool = False,
               allow_empty: bool = False) -> dict[str, Any]:
@@ -187,7 +189,11 @@ class ApiHandler(tornado.web.RequestHandler):
                 self.set_header("Access-Control-Max-Age", "600")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = _as_api_error(status_code, kwargs.get("exc_info"))
+        error = as_api_error(status_code, kwargs.get("exc_info"))
+        self._error_code = error.code
+        if error.http_status >= 500:
+            # Counted before the response leaves, so a client that has read it sees it counted.
+            metrics.HTTP_5XX.labels(self.route, error.code).inc()
         self.clear()
         self._apply_cors_headers()
         self.set_status(error.http_status)
@@ -203,22 +209,16 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(jsonutil.dumps(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        # Expected errors are one-line warnings; only unexpected ones carry a traceback.
-        if isinstance(value, ApiError):
-            if value.http_status >= 500:
-                log.warning("%s %s -> %s (request %s)", self.request.method, self.request.path,
-                            value.code, self.request_id)
-            return
-        if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
-            return
-        log.error("unexpected error in %s %s (request %s)", self.request.method,
-                  self.request.path, self.request_id, exc_info=(typ, value, tb))
+        log_request_exception(self.request, self.request_id, value, tb)
 
     def on_finish(self) -> None:
         elapsed = time.perf_counter() - self._started
         method = self.request.method or "GET"
         metrics.HTTP_REQUESTS.labels(self.route, method, str(self.get_status())).inc()
         metrics.HTTP_REQUEST_SECONDS.labels(self.route, method).observe(elapsed)
+        if self.get_status() >= 500 and self._error_code is None:
+            # A 5xx a handler set itself (the 503 of /ready); write_error counts the others.
+            metrics.HTTP_5XX.labels(self.route, "NONE").inc()
 
 
 class NotFoundHandler(ApiHandler):
@@ -229,7 +229,26 @@ class NotFoundHandler(ApiHandler):
         raise ApiError("NOT_FOUND")
 
 
-def _as_api_error(status_code: int, exc_info: Any) -> ApiError:
+def log_request_exception(request: HTTPServerRequest, request_id: str, value: Any,
+                          tb: Any) -> None:
+    """Expected errors are one-line warnings; only unexpected ones carry a traceback."""
+    if isinstance(value, ApiError):
+        if value.http_status >= 500:
+            # A designed answer (OVERLOADED, MAINTENANCE, OAUTH_FAILED), with the traceback of
+            # what caused it (a lost database connection) when there is one.
+            cause = value.__cause__ or value.__context__
+            log.warning("%s %s -> %s (request %s)", request.method, request.path, value.code,
+                        request_id,
+                        exc_info=(type(cause), cause, cause.__traceback__) if cause else None)
+        return
+    if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+        return
+    log.error("unexpected error in %s %s (request %s)", request.method, request.path,
+              request_id, exc_info=(type(value), value, tb))
+
+
+def as_api_error(status_code: int, exc_info: Any) -> ApiError:
+    """The ApiError to render for whatever Tornado's send_error was called with."""
     exc = exc_info[1] if exc_info else None
     if isinstance(exc, ApiError):
         return exc
@@ -244,10 +263,6 @@ def _as_api_error(status_code: int, exc_info: Any) -> ApiError:
     if 400 <= status_code < 500:
         return BadRequest()
     return ApiError("INTERNAL")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def client_ip(request: HTTPServerRequest, trusted: tuple[Any, ...]) -> str:

@@ -16,8 +16,9 @@ from tornado.iostream import StreamClosedError
 
 from coup import jsonutil, metrics, protocol
 from coup.actors.runtime import ActorStopped, start_actor
-from coup.actors.session import Inbound, SessionActor
+from coup.actors.session import DRAINING, OVERLOADED_RETRY_MS, Inbound, SessionActor
 from coup.errors import ApiError
+from coup.handlers.base import as_api_error, log_request_exception
 from coup.store import sessions as session_store
 from coup.store.notifications import unread_count
 from coup.store.sessions import AuthState
@@ -67,11 +68,22 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         return True
 
     def _refuse(self, error: ApiError) -> bool:
+        if error.http_status >= 500:
+            metrics.HTTP_5XX.labels(self.route, error.code).inc()
         self.set_status(error.http_status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(jsonutil.dumps({"success": False,
                                     "error": error.to_json(self.node.settings.language)}))
         return False
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # An exception before the upgrade (a database outage while authenticating) leaves in
+        # the REST envelope too, not as Tornado's HTML page.
+        self.clear()
+        self._refuse(as_api_error(status_code, kwargs.get("exc_info")))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        log_request_exception(self.request, "-", value, tb)
 
     def check_origin(self, origin: str) -> bool:
         return True  # checked in get(), with the bearer-token rule for native clients
@@ -156,10 +168,21 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
     async def _authenticate_frame(self, text: str) -> None:
         try:
             frame = protocol.decode_client_frame(text)
-        except protocol.FrameError:
-            frame = None
-        if frame is None or frame.event != "auth":
-            if frame is not None and frame.ref is not None:
+        except protocol.FrameError as exc:
+            if exc.ref is not None:  # a ref always gets its one reply (PROTOCOL §2)
+                self.write_message(_json_error_reply(
+                    exc.ref, exc.message(self.node.settings.language), protocol.BAD_REQUEST))
+            return
+        if self.node.draining:
+            if frame.ref is not None:
+                self.write_message(_json_error_reply(
+                    frame.ref, DRAINING.in_language(self.node.settings.language),
+                    protocol.OVERLOADED))
+            metrics.WS_CLOSES.labels(str(protocol.WS_1001_GOING_AWAY)).inc()
+            self.close(protocol.WS_1001_GOING_AWAY, "server shutting down")
+            return
+        if frame.event != "auth":
+            if frame.ref is not None:
                 self.write_message(_json_error_reply(frame.ref))
             return
         token = frame.data.get("token")
@@ -188,6 +211,9 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             self.session.ref.stop()
 
 
-def _json_error_reply(ref: int | str, message: str = "send an auth frame first") -> str:
-    return jsonutil.dumps({"event": "reply", "ref": ref, "ok": False, "error": {
-        "code": protocol.UNAUTHORIZED, "message": message}})
+def _json_error_reply(ref: int | str, message: str = "send an auth frame first",
+                      code: str = protocol.UNAUTHORIZED) -> str:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if code == protocol.OVERLOADED:
+        error["retry_after_ms"] = OVERLOADED_RETRY_MS
+    return jsonutil.dumps({"event": "reply", "ref": ref, "ok": False, "error": error})
