@@ -143,6 +143,49 @@ class LiveServer:
             self.loop.close()
 
 
+# --- no unexpected 5xx -------------------------------------------------------------------------
+# The live servers run in this process, so their metrics (coup/metrics.py) are readable here.
+# Every test that uses them fails if, while it ran, the server answered INTERNAL: a REST 500
+# or a WebSocket INTERNAL reply, each an unexpected exception logged with its traceback (pytest
+# shows the captured log with the failure). Designed 5xx answers (OVERLOADED, MAINTENANCE, the
+# 503 of /ready) are not counted. A test that causes INTERNAL on purpose says so:
+# @pytest.mark.expects_5xx.
+EXPECTS_5XX = "expects_5xx"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{EXPECTS_5XX}: the test makes the server answer INTERNAL on purpose (a "
+        "simulated failure); the unexpected-5xx check leaves it alone")
+
+
+def internal_answers() -> float:
+    """INTERNAL answers written so far by the live servers of this process."""
+    from coup import metrics
+
+    total = 0.0
+    for metric in metrics.HTTP_5XX.collect():
+        total += sum(sample.value for sample in metric.samples
+                     if sample.name.endswith("_total") and sample.labels["code"] == "INTERNAL")
+    for metric in metrics.WS_INTERNAL_REPLIES.collect():
+        total += sum(sample.value for sample in metric.samples if sample.name.endswith("_total"))
+    return total
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    watched = "server" in getattr(item, "fixturenames", ()) and \
+        item.get_closest_marker(EXPECTS_5XX) is None
+    before = internal_answers() if watched else 0.0
+    result = yield
+    if watched and (caused := internal_answers() - before) > 0:
+        pytest.fail(f"the server answered INTERNAL {caused:g} time(s) during this test (an "
+                    "unexpected 5xx or WebSocket INTERNAL reply; its traceback is in the "
+                    "captured log). Mark a deliberate one with @pytest.mark.expects_5xx.",
+                    pytrace=False)
+    return result
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
