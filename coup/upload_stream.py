@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from coup import inbound
 from coup.filetypes import SCAN_BYTES
 
 log = logging.getLogger(__name__)
@@ -354,7 +355,7 @@ class UploadForm:
 
     def text(self, name: str) -> str | None:
         value = self.fields.get(name)
-        return None if value is None else bytes(value).decode("utf-8", errors="replace")
+        return None if value is None else inbound.decode_text(bytes(value), name)
 
 
 def _open_temp_file(directory: Path) -> tuple[IO[bytes], Path]:

@@ -181,6 +181,7 @@ def test_upcoming_events_reach_the_end_of_the_third_day(api: Api, server: LiveSe
     assert [e["title"] for e in get(user, "/api/dashboard")["upcoming_events"]] == ["끝"]
 
 
+@pytest.mark.expects_5xx
 def test_a_failing_section_is_null_and_named_while_the_others_answer(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     user = api.signup()

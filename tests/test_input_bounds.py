@@ -206,3 +206,21 @@ def test_an_oversized_chunked_upload_gets_file_too_large_in_the_envelope(
     assert world.study()["storage_used"] == 0
     # The server still answers on a fresh connection.
     assert world.owner.http.get(world.path("/files/storage")).status_code == 200
+
+
+def test_an_oversized_chunked_json_body_gets_request_too_large_in_the_envelope(
+        server: LiveServer, world: World) -> None:
+    """The same class as defect 7 on a JSON route: a chunked body past 2 MiB got Tornado's bare
+    400 and a reset connection."""
+
+    def body() -> Iterator[bytes]:
+        piece = b" " * (256 * 1024)
+        for _ in range(12):  # 3 MiB, past the 1 MiB JSON cap and Tornado's old 2 MiB one
+            yield piece
+
+    response = world.owner.http.patch("/api/users/me", content=body(),
+                                      headers={"Content-Type": "application/json"})
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    assert response.status_code == 413, response.text
+    assert error_code(response) == "REQUEST_TOO_LARGE"
+    assert world.owner.http.get("/api/users/me").status_code == 200

@@ -196,6 +196,7 @@ def test_error_codes_conflict_rate_limited_restricted(api: Api, server: LiveServ
                                         "client_id": new_client_id()})["code"] == "CONFLICT"
 
 
+@pytest.mark.expects_5xx
 def test_error_code_internal_keeps_the_connection(api: Api, server: LiveServer,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from coup.store import chat as chat_store

@@ -508,6 +508,12 @@ class RoomActor(Actor):
         except ApiError as exc:
             session.reply_error(message.ref, exc)
             return
+        except Exception as exc:
+            # Every frame with a ref gets one reply (PROTOCOL §2), even when a call command
+            # fails unexpectedly; the session renders it as INTERNAL and counts it.
+            log.exception("call command %s failed in study %s", event, self.study_id)
+            session.reply_error(message.ref, exc)
+            return
         session.reply(message.ref, result)
 
     async def _call_command(self, session: SessionActor, event: str,

@@ -32,6 +32,16 @@ MAX_JSON_BODY_BYTES = 1024 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CORS_ALLOWED_HEADERS = "Content-Type, Authorization, X-XSRFToken"
 CORS_EXPOSED_HEADERS = "Retry-After, Content-Disposition, X-File-Id"
+# A body past its cap is still read (and thrown away) for up to this much more, so that the
+# client is listening when the 413 comes: closing a socket with unread input makes TCP reset
+# the connection, and the client loses the answer. A chunked body declares no length, so this
+# is the only way it learns the limit. Past this, the 413 is sent at once and the connection
+# closed.
+OVERSIZED_DRAIN_BYTES = 64 * 1024 * 1024
+# Tornado's own cap is lifted out of the way: it judges a chunked body by the sizes its chunks
+# declare, so one large chunk would be refused before data_received saw a byte, and its
+# refusal is a bare 400 with no envelope. data_received bounds the body instead.
+TORNADO_BODY_CAP = 2**62
 
 
 @tornado.web.stream_request_body
@@ -64,9 +74,8 @@ class ApiHandler(tornado.web.RequestHandler):
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise ApiError(self.too_large_code())
-        # Chunked bodies have no length up front; data_received counts them instead. The
-        # connection-level cap stops a client that keeps going long after the limit.
-        self.request.connection.set_max_body_size(self.max_body_bytes + 1024 * 1024)
+        # Chunked bodies have no length up front; data_received counts them instead.
+        self.request.connection.set_max_body_size(TORNADO_BODY_CAP)
         outcome = await self.node.authenticate(self.request)
         self.auth, self._auth_error = outcome.state, outcome.error
         self.auth_reason = outcome.reason
@@ -78,9 +87,12 @@ class ApiHandler(tornado.web.RequestHandler):
         self._body_pending = False
 
     def data_received(self, chunk: bytes) -> None:
+        self._body_size += len(chunk)
+        if self._body_size > self.max_body_bytes + OVERSIZED_DRAIN_BYTES:
+            self.refuse_rest_of_body()
+            return
         if self._body_too_large:
             return
-        self._body_size += len(chunk)
         if self._body_size > self.max_body_bytes:
             self._body_too_large = True
             self._body_parts.clear()
@@ -89,6 +101,14 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def too_large_code(self) -> str:
         return "REQUEST_TOO_LARGE"
+
+    def refuse_rest_of_body(self) -> None:
+        """413 now, in the envelope, without reading further; Tornado then closes."""
+        if self._finished:
+            return
+        self._body_pending = True  # write_error adds Connection: close
+        error = ApiError(self.too_large_code())
+        self.send_error(error.http_status, exc_info=(type(error), error, None))
 
     def raw_body(self) -> bytes:
         if self._body_too_large:

@@ -27,7 +27,7 @@ from coup.filetypes import (
     is_never_rendered,
     scan_head,
 )
-from coup.handlers.base import ApiHandler
+from coup.handlers.base import OVERSIZED_DRAIN_BYTES, ApiHandler
 from coup.pagination import pagination_view, parse_page
 from coup.store import files as files_store
 from coup.store.enums import FILE_CATEGORY
@@ -39,16 +39,6 @@ log = logging.getLogger(__name__)
 
 # Room for the boundaries, part headers and small fields around the largest allowed file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-# A body past its cap is still read (and thrown away) for up to this much more, so that the
-# client is listening when the 413 comes: closing a socket with unread input makes TCP reset
-# the connection, and the client loses the answer. A chunked body declares no length, so this
-# is the only way it learns the limit. Past this, the 413 is sent at once and the connection
-# closed.
-OVERSIZED_DRAIN_BYTES = 64 * MB
-# Tornado's own cap is lifted out of the way: it judges a chunked body by the sizes its chunks
-# declare, so one large chunk would be refused before data_received saw a byte, and its
-# refusal is a bare 400 with no envelope. data_received bounds the body instead.
-TORNADO_BODY_CAP = 2**62
 FOLDER_MAX_CHARS = 100
 SEARCH_MAX_CHARS = 100
 # Downloads are read and written in pieces of this size.
@@ -76,7 +66,6 @@ class FilesHandler(ApiHandler):
         self._global_cap = int(await self.node.system_settings.get("max_file_size")) * MB
         self.max_body_bytes = self._global_cap + MULTIPART_OVERHEAD_BYTES
         await super().prepare()
-        self.request.connection.set_max_body_size(TORNADO_BODY_CAP)
         # Still before the body is read: an error here must close the connection (see base).
         self._body_pending = True
         await self._check_rule_one(self.path_args[0])
@@ -115,7 +104,7 @@ class FilesHandler(ApiHandler):
             return
         self._received += len(chunk)
         if self._received > self.max_body_bytes + OVERSIZED_DRAIN_BYTES:
-            self._refuse_rest_of_body()
+            self.refuse_rest_of_body()
             return
         if self._body_over_cap or self._stream_failure is not None:
             return  # drained: post() answers once the body has ended
@@ -128,14 +117,6 @@ class FilesHandler(ApiHandler):
         except Exception as exc:  # raising here would only drop the connection
             self._stream_failure = exc
             await self._form.discard()
-
-    def _refuse_rest_of_body(self) -> None:
-        """413 now, in the envelope, without reading further; Tornado then closes."""
-        if self._finished:
-            return
-        self._body_pending = True  # write_error adds Connection: close
-        error = ApiError("FILE_TOO_LARGE")
-        self.send_error(error.http_status, exc_info=(type(error), error, None))
 
     async def get(self, study_id: str) -> None:
         auth = self.require_user()
