@@ -95,6 +95,14 @@ def test_a_missing_asset_is_a_404_not_the_index_page(http: httpx.Client) -> None
     assert '<div id="root">' not in response.text
 
 
+@pytest.mark.parametrize("path", ["/main.js", "/uploads/studies/s1/f1.pdf", "/studies/s1/notes.md"])
+def test_a_path_naming_a_missing_file_is_a_404_not_the_index_page(http: httpx.Client,
+                                                                  path: str) -> None:
+    response = http.get(path)
+    assert response.status_code == 404
+    assert '<div id="root">' not in response.text
+
+
 def test_top_level_build_files_are_served_with_their_type(http: httpx.Client) -> None:
     response = http.get("/favicon.svg")
     assert response.status_code == 200

@@ -158,6 +158,17 @@ def test_disallowed_origin_is_refused_with_403(api: Api, server: LiveServer) -> 
     assert refused_status(server, user.token, origin="http://evil.test")[0] == 403
 
 
+def test_the_servers_own_origin_is_accepted_without_being_listed(api: Api,
+                                                                server: LiveServer) -> None:
+    """The web app served by `coup serve` opens /ws from whatever address the person typed."""
+    user = api.signup()
+    own = server.base_url.rstrip("/")
+    with WsClient.open(server, origin=own, cookie=user.token) as ws:
+        assert ws.hello["user"]["id"] == user.id
+    host = own.removeprefix("http://")
+    assert refused_status(server, origin=f"http://evil.test.{host}", cookie=user.token)[0] == 403
+
+
 def test_no_origin_and_no_bearer_is_refused_with_403(api: Api, server: LiveServer) -> None:
     user = api.signup()
     assert refused_status(server, cookie=user.token)[0] == 403

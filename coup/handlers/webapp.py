@@ -88,6 +88,12 @@ class AppHandler(tornado.web.RequestHandler):
         if top_level is not None:
             self._send_file(top_level, f"public, max-age={TOP_LEVEL_MAX_AGE_SECONDS}")
             return
+        if _names_a_file(path):
+            # No client route has a dot in its last segment (ids and codes never do): a request
+            # for `x.pdf` or `x.js` that is not in the build is a missing file, and answering it
+            # with the app's HTML would hide the 404 from whoever asked (a stale asset, a probe
+            # for the upload folder).
+            raise tornado.web.HTTPError(404)
         self._send_index()
 
     async def head(self, path: str) -> None:
@@ -124,6 +130,10 @@ def _top_level_file(path: str) -> Path | None:
         return None
     candidate = WEB_DIST / path
     return candidate if candidate.is_file() else None
+
+
+def _names_a_file(path: str) -> bool:
+    return "." in path.rsplit("/", 1)[-1]
 
 
 # Appended after the API's routes by coup/app.py (the fallback must come last).

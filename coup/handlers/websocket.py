@@ -49,7 +49,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         headers = self.request.headers
         origin = headers.get("Origin")
         has_bearer = session_store.bearer_token(headers) is not None
-        if origin is not None and origin.rstrip("/") not in self.node.settings.allowed_origins:
+        if origin is not None and not self._origin_allowed(origin):
             return self._refuse(ApiError("FORBIDDEN", message="this origin is not allowed"))
         if origin is None and not has_bearer:
             return self._refuse(ApiError(
@@ -66,6 +66,16 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             except ApiError as exc:
                 return self._refuse(exc)
         return True
+
+    def _origin_allowed(self, origin: str) -> bool:
+        """An allow-listed origin, or this server's own: the web app that `coup serve` itself
+        served (whatever address the person typed, 127.0.0.1 or localhost) is same-origin, and
+        a page on another site cannot claim our Host in its Origin."""
+        origin = origin.rstrip("/")
+        if origin in self.node.settings.allowed_origins:
+            return True
+        scheme, _, host = origin.partition("://")
+        return scheme in ("http", "https") and host == self.request.host
 
     def _refuse(self, error: ApiError) -> bool:
         if error.http_status >= 500:
