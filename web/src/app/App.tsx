@@ -1,20 +1,47 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { type ReactNode } from "react";
+import { lazy, type ComponentType, type ReactNode } from "react";
 import { createBrowserRouter, Link, Navigate, RouterProvider, useLocation, useSearchParams } from "react-router";
 import { ConfirmProvider, EmptyState, Spinner, ToastProvider } from "../components/ui";
+import { passwordAcceptable, passwordRules, type RuleKey } from "../features/auth/password-rules";
 import { safeReturnPath, SignInPage } from "../features/auth/SignInPage";
 import { SignUpPage } from "../features/auth/SignUpPage";
 import { LandingPage } from "../features/landing/LandingPage";
 import { MyStudiesPage } from "../features/my-studies/MyStudiesPage";
+import type { PasswordPolicy } from "../features/profile/ProfilePage";
+import type { ReportTarget } from "../features/reports";
 import { CreateStudyPage } from "../features/studies/CreateStudyPage";
 import { ExplorePage } from "../features/studies/ExplorePage";
 import { StudyDetailPage } from "../features/studies/StudyDetailPage";
 import { ApiError } from "../lib/api-client";
-import { I18nProvider, useI18n } from "../lib/i18n";
+import { I18nProvider, useI18n, type MessageKey } from "../lib/i18n";
 import { RealtimeProvider } from "../lib/realtime";
 import { useSession } from "../lib/session";
 import { Layout } from "./Layout";
 import { StudyRoomPage } from "./StudyRoomPage";
+
+/** Pages a person opens after signing in load on first visit, so the sign-in page stays small. */
+function page<P extends object>(load: () => Promise<ComponentType<P>>) {
+  return lazy(async () => ({ default: await load() }));
+}
+const DashboardPage = page(() => import("../features/dashboard/DashboardPage").then((module) => module.DashboardPage));
+const NotificationCentrePage = page(() => import("../features/notifications/NotificationCentrePage").then((module) => module.NotificationCentrePage));
+const PersonalTasksPage = page(() => import("../features/personal-tasks/PersonalTasksPage").then((module) => module.PersonalTasksPage));
+const ProfilePage = page(() => import("../features/profile/ProfilePage").then((module) => module.ProfilePage));
+const UserProfilePage = page(() => import("../features/users/UserProfilePage").then((module) => module.UserProfilePage));
+const GroupsPage = page(() => import("../features/groups/GroupsPage").then((module) => module.GroupsPage));
+const CreateGroupPage = page(() => import("../features/groups/CreateGroupPage").then((module) => module.CreateGroupPage));
+const GroupDetailPage = page(() => import("../features/groups/GroupDetailPage").then((module) => module.GroupDetailPage));
+const MyReportsPage = page(() => import("../features/reports").then((module) => module.MyReportsPage));
+const ReportButton = page(() => import("../features/reports").then((module) => module.ReportButton));
+const JoinByInvitePage = page(() => import("../features/invites/JoinByInvitePage").then((module) => module.JoinByInvitePage));
+const StudyInviteRedirect = page(() => import("../features/invites/JoinByInvitePage").then((module) => module.StudyInviteRedirect));
+const TermsPage = page(() => import("../features/legal/LegalPages").then((module) => module.TermsPage));
+const PrivacyPage = page(() => import("../features/legal/LegalPages").then((module) => module.PrivacyPage));
+
+function reportUser(user: { id: string; name: string }) {
+  const target: ReportTarget = { type: "USER", id: user.id, name: user.name };
+  return <ReportButton target={target} />;
+}
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -43,6 +70,37 @@ function GuestOnly({ fallback, children }: { fallback: string; children: ReactNo
   return children;
 }
 
+/** The signed-in home is the dashboard; the landing page is for everyone else. */
+function Home() {
+  const session = useSession();
+  if (session.data) return <Navigate to="/dashboard" replace />;
+  return <LandingPage />;
+}
+
+const PASSWORD_RULES: RuleKey[] = ["length", "classes", "common", "email", "strength"];
+
+/** The auth feature's password policy, handed to the profile page (features do not import each other). */
+const passwordPolicy: PasswordPolicy = {
+  acceptable: passwordAcceptable,
+  Rules: function PasswordRuleList({ password, email }) {
+    const { t } = useI18n();
+    const rules = passwordRules(password, email);
+    return (
+      <div aria-live="polite">
+        <span className="visually-hidden">{t("auth.passwordRules")}</span>
+        <ul className="rules">
+          {PASSWORD_RULES.map((rule) => (
+            <li key={rule} data-met={rules[rule]}>
+              <span aria-hidden="true">{rules[rule] ? "✓" : "○"}</span> {t(`auth.rule.${rule}` as MessageKey)}
+              <span className="visually-hidden">: {t(rules[rule] ? "auth.rule.met" : "auth.rule.unmet")}</span>
+            </li>
+          ))}
+        </ul>
+      </div>
+    );
+  },
+};
+
 function NotFound() {
   const { t } = useI18n();
   return <div className="page"><EmptyState icon="🧭" title={t("app.notFoundTitle")} body={t("app.notFoundBody")}
@@ -52,14 +110,27 @@ function NotFound() {
 const router = createBrowserRouter([{
   element: <Layout />,
   children: [
-    { path: "/", element: <LandingPage /> },
-    { path: "/sign-in", element: <GuestOnly fallback="/my-studies"><SignInPage /></GuestOnly> },
+    { path: "/", element: <Home /> },
+    { path: "/sign-in", element: <GuestOnly fallback="/dashboard"><SignInPage /></GuestOnly> },
     { path: "/sign-up", element: <GuestOnly fallback="/studies"><SignUpPage /></GuestOnly> },
     { path: "/studies", element: <ExplorePage /> },
     { path: "/studies/new", element: <RequireSession><CreateStudyPage /></RequireSession> },
     { path: "/studies/:studyId", element: <StudyDetailPage /> },
     { path: "/studies/:studyId/room", element: <RequireSession><StudyRoomPage /></RequireSession> },
+    { path: "/studies/:studyId/join", element: <StudyInviteRedirect /> },
     { path: "/my-studies", element: <RequireSession><MyStudiesPage /></RequireSession> },
+    { path: "/dashboard", element: <RequireSession><DashboardPage /></RequireSession> },
+    { path: "/notifications", element: <RequireSession><NotificationCentrePage /></RequireSession> },
+    { path: "/tasks", element: <RequireSession><PersonalTasksPage /></RequireSession> },
+    { path: "/me", element: <RequireSession><ProfilePage passwordPolicy={passwordPolicy} /></RequireSession> },
+    { path: "/users/:userId", element: <RequireSession><UserProfilePage reportAction={reportUser} /></RequireSession> },
+    { path: "/groups", element: <RequireSession><GroupsPage /></RequireSession> },
+    { path: "/groups/new", element: <RequireSession><CreateGroupPage /></RequireSession> },
+    { path: "/groups/:groupId", element: <RequireSession><GroupDetailPage /></RequireSession> },
+    { path: "/reports", element: <RequireSession><MyReportsPage /></RequireSession> },
+    { path: "/join/:code", element: <JoinByInvitePage /> },
+    { path: "/terms", element: <TermsPage /> },
+    { path: "/privacy", element: <PrivacyPage /> },
     { path: "*", element: <NotFound /> },
   ],
 }]);

@@ -1,10 +1,12 @@
-import { NavLink, Outlet, useNavigate } from "react-router";
-import { Avatar, Button, useToast } from "../components/ui";
+import { Link, NavLink, Outlet, useMatch, useNavigate } from "react-router";
+import { Suspense } from "react";
+import { Avatar, Button, Spinner, useToast } from "../components/ui";
 import { useSignOut } from "../features/auth/api";
 import { NotificationBell } from "../features/notifications/NotificationBell";
 import { useI18n, type MessageKey } from "../lib/i18n";
 import { useConnectionState } from "../lib/realtime";
 import { useSession } from "../lib/session";
+import "../styles/pages.css";
 
 export function Layout() {
   const { t, language, setLanguage } = useI18n();
@@ -12,11 +14,17 @@ export function Layout() {
   const signOut = useSignOut();
   const navigate = useNavigate();
   const toast = useToast();
-  const links = [
-    { to: "/studies", label: t("nav.explore"), icon: "🔍", end: true },
-    ...(me ? [{ to: "/my-studies", label: t("nav.myStudies"), icon: "📚", end: false },
-      { to: "/studies/new", label: t("nav.create"), icon: "➕", end: false }] : []),
-  ];
+  // The study room fills the screen below the header; the footer would only push it down.
+  const inRoom = useMatch("/studies/:studyId/room/*");
+  const home = { to: "/dashboard", label: t("nav.home"), icon: "🏠", end: true };
+  const explore = { to: "/studies", label: t("nav.explore"), icon: "🔍", end: true };
+  const mine = { to: "/my-studies", label: t("nav.myStudies"), icon: "📚", end: false };
+  const tasks = { to: "/tasks", label: t("nav.tasks"), icon: "✅", end: false };
+  const groups = { to: "/groups", label: t("nav.groups"), icon: "👥", end: false };
+  const create = { to: "/studies/new", label: t("nav.create"), icon: "➕", end: false };
+  const links = me ? [home, explore, mine, tasks, groups, create] : [explore];
+  // Five fit a 360 px phone; "create" stays one tap away on my studies and explore.
+  const bottomLinks = [home, explore, mine, tasks, groups];
   return (
     <div className={me ? "has-bottom-nav" : undefined}>
       <a href="#main" className="skip-link">{t("app.skipToContent")}</a>
@@ -35,7 +43,9 @@ export function Layout() {
             {me ? (
               <>
                 <NotificationBell />
-                <span title={me.name} aria-label={t("nav.account", { name: me.name })} role="img"><Avatar name={me.name} src={me.avatar} size={32} /></span>
+                <Link to="/me" className="avatar-link" title={me.name} aria-label={t("nav.profile", { name: me.name })}>
+                  <Avatar name={me.name} src={me.avatar} size={32} />
+                </Link>
                 <Button variant="ghost" size="s" busy={signOut.isPending}
                   onClick={() => signOut.mutate(undefined, { onSettled: () => { toast(t("auth.signedOut")); navigate("/"); } })}>
                   {t("nav.signOut")}
@@ -51,11 +61,19 @@ export function Layout() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Outlet />
+        <Suspense fallback={<div className="page"><Spinner label={t("app.loading")} /></div>}>
+          <Outlet />
+        </Suspense>
       </main>
+      {!inRoom && <footer className="footer">
+        <nav aria-label={t("nav.footer")} className="footer-links">
+          <Link to="/terms">{t("legal.termsTitle")}</Link>
+          <Link to="/privacy">{t("legal.privacyTitle")}</Link>
+        </nav>
+      </footer>}
       {me && (
-        <nav className="bottom-nav" aria-label={t("nav.main")}>
-          {links.map((link) => (
+        <nav className="bottom-nav" aria-label={t("nav.mobile")}>
+          {bottomLinks.map((link) => (
             <NavLink key={link.to} to={link.to} end={link.end}><span aria-hidden="true">{link.icon}</span>{link.label}</NavLink>
           ))}
         </nav>

@@ -8,9 +8,11 @@ import { formatDateTime } from "../../lib/dates";
 import { useI18n } from "../../lib/i18n";
 import { useRealtime } from "../../lib/realtime";
 import type { Notification } from "../../lib/types";
+import { notificationKeys } from "./api";
+import { notificationLink } from "./links";
 
-const COUNT_KEY = ["notifications", "count"] as const;
-const LIST_KEY = ["notifications", "recent"] as const;
+const COUNT_KEY = notificationKeys.count;
+const LIST_KEY = notificationKeys.recent;
 
 /** The header bell: live unread count, recent notifications, a toast for each new one. */
 export function NotificationBell() {
@@ -75,7 +77,7 @@ export function NotificationBell() {
             <ul className="plain-list">
               {list.data.map((item) => (
                 <li key={item.id} className={item.is_read ? "notif" : "notif notif-unread"}>
-                  <Link to={item.study_id ? `/studies/${item.study_id}` : "/my-studies"} onClick={() => setOpen(false)}>
+                  <Link to={notificationLink(item) ?? "/notifications"} onClick={() => setOpen(false)}>
                     <span aria-hidden="true">{item.study_emoji ?? "🔔"}</span>
                     <span className="grow">
                       {!item.is_read && <span className="visually-hidden">{t("notif.unread")}: </span>}
@@ -87,6 +89,7 @@ export function NotificationBell() {
               ))}
             </ul>
           ) : <p className="muted popover-empty">{list.isPending ? t("app.loading") : t("notif.empty")}</p>}
+          <Link className="popover-foot" to="/notifications" onClick={() => setOpen(false)}>{t("notifs.seeAll")}</Link>
         </div>
       )}
     </div>
