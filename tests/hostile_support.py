@@ -503,6 +503,9 @@ class HostileWorld:
             "avatar": lambda: "https://example.com/avatar.png",
             "image_url": lambda: "https://example.com/group.png",
             "max_members": lambda: 10,
+            # The shared study and group stay open to the joins other operations send.
+            "is_public": lambda: True, "is_recruiting": lambda: True,
+            "auto_approve": lambda: True,
         }
         if name in by_name:
             return by_name[name]()
