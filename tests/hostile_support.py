@@ -142,13 +142,18 @@ def hostile_bodies(base: dict[str, Any]) -> list[tuple[str, bytes]]:
                          {k: DEEP_LIST for k in base} or {"a": DEEP_LIST},
                          Raw('{"a": NaN}'), *({**base, key: "\udfff"} for key in HOSTILE_KEYS)]
     raw = [(describe(body), encode_json(body).encode()) for body in bodies]
-    text = json.dumps(base, ensure_ascii=False)
-    raw += [("invalid UTF-8 in the body", text.encode()[:-1] + b'\xff\xfe"x"}' if base
-             else b'{"\xff": 1}'),
-            ("surrogate bytes ED BF BF", wire_bytes(json.dumps(
-                {k: surrogate_inside(v) if isinstance(v, str) else v for k, v in base.items()}
-                or {"a": "\udfff"}, ensure_ascii=False)))]
+    raw += [("bytes FF FE (not UTF-8) in every string", bytes_in_strings(base, b"\xff\xfe")),
+            ("a surrogate's bytes ED BF BF in every string",
+             bytes_in_strings(base, wire_bytes("\udfff")))]
     return raw
+
+
+def bytes_in_strings(base: dict[str, Any], raw: bytes) -> bytes:
+    """The body as UTF-8 JSON with `raw` at the start of every string value."""
+    marker = "\ue000"  # a private-use character, replaced by the raw bytes after encoding
+    marked = {k: marker + v if isinstance(v, str) else v for k, v in base.items()}
+    return json.dumps(marked or {"a": marker}, ensure_ascii=False).encode().replace(
+        marker.encode(), raw)
 
 
 # Generated hostile values for the Hypothesis phase: a little of every class above, mixed.
