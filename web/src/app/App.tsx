@@ -116,7 +116,7 @@ const router = createBrowserRouter([{
     { path: "/studies", element: <ExplorePage /> },
     { path: "/studies/new", element: <RequireSession><CreateStudyPage /></RequireSession> },
     { path: "/studies/:studyId", element: <StudyDetailPage /> },
-    { path: "/studies/:studyId/room", element: <RequireSession><StudyRoomPage /></RequireSession> },
+    { path: "/studies/:studyId/room/*", element: <RequireSession><StudyRoomPage /></RequireSession> },
     { path: "/studies/:studyId/join", element: <StudyInviteRedirect /> },
     { path: "/my-studies", element: <RequireSession><MyStudiesPage /></RequireSession> },
     { path: "/dashboard", element: <RequireSession><DashboardPage /></RequireSession> },

@@ -1,4 +1,5 @@
 import type { MessageKey } from "./ko";
+import { roomEn } from "./sections/room";
 import { pagesEn } from "./sections/pages";
 
 // English: the same keys as ko.ts (the type makes a missing key a compile error).
@@ -241,5 +242,6 @@ export const en: Record<MessageKey, string> = {
   "errors.INTERNAL": "A server error occurred. Please try again shortly.",
   "errors.TIMEOUT": "No answer. Check your connection.",
   "errors.DISCONNECTED": "Connection lost. It will continue once you are back online.",
+  ...roomEn,
   ...pagesEn,
 };

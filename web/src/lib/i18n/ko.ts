@@ -1,3 +1,4 @@
+import { roomKo } from "./sections/room";
 import { pagesKo } from "./sections/pages";
 
 // The Korean catalogue: the source of every string the app shows. en.ts must have the same keys.
@@ -240,6 +241,7 @@ export const ko = {
   "errors.INTERNAL": "서버 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.",
   "errors.TIMEOUT": "응답이 없습니다. 연결을 확인해 주세요.",
   "errors.DISCONNECTED": "연결이 끊겼습니다. 다시 연결되면 이어서 진행합니다.",
+  ...roomKo,
   ...pagesKo,
 } as const;
 
