@@ -1,6 +1,6 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { useEffect, type ReactNode } from "react";
-import { Link, Navigate, NavLink, Route, Routes, useNavigate, useParams } from "react-router";
+import { useEffect, useRef, type ReactNode } from "react";
+import { Link, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router";
 import { Card, EmptyState, Skeleton, useToast } from "../components/ui";
 import { AttendancePanel } from "../features/attendance/AttendancePanel";
 import { attendanceKeys } from "../features/attendance/api";
@@ -89,6 +89,12 @@ export function StudyRoomPage() {
   const isMember = study.data?.my_status === "ACTIVE";
   useStudyLive(studyId, isMember);
   useRoomLive(studyId, isMember);
+  const tabsRef = useRef<HTMLElement>(null);
+  const { pathname } = useLocation();
+  // On a phone the tab strip scrolls; keep the current tab in view.
+  useEffect(() => {
+    tabsRef.current?.querySelector('[aria-current="page"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }, [pathname, isMember]);
 
   useEffect(() => {
     if (!client) return;
@@ -124,7 +130,7 @@ export function StudyRoomPage() {
         </div>
         <Link className="btn btn-ghost btn-s room-info-link" to={`/studies/${studyId}`}>{t("room.info")}</Link>
       </div>
-      <nav className="tabs room-tabs" aria-label={t("room.tabs")}>
+      <nav ref={tabsRef} className="tabs room-tabs" aria-label={t("room.tabs")}>
         {tabs.map((tab) => (
           <NavLink key={tab.key} className="tab" to={tab.path ? `${base}/${tab.path}` : base} end>
             <span aria-hidden="true">{tab.icon}</span>{t(`roomTab.${tab.key}` as MessageKey)}

@@ -10,6 +10,11 @@ import { PIN_LIMIT, useDeleteNotice, useNotice, useNotices, useSaveNotice, useTo
 import { noticeHtml } from "./rich-text";
 import { RichTextEditor } from "./RichTextEditor";
 
+/** The list's plain-text preview without Markdown markers (the server cuts content as text). */
+function plainPreview(text: string): string {
+  return text.replace(/\[([^\]]+)\]\([^)]*\)/g, "$1").replace(/(\*\*|__|`|^#{1,6}\s|^>\s?)/gm, "");
+}
+
 export function NoticesPanel({ study, myId }: { study: Study; myId: string }) {
   const { noticeId } = useParams();
   const [editing, setEditing] = useState<Notice | "new" | null>(null);
@@ -46,7 +51,7 @@ function NoticeList({ study, base, canWrite, onNew }: { study: Study; base: stri
                       {notice.is_important && <Badge tone="danger">{t("notices.important")}</Badge>}
                     </div>
                     <h3 className="notice-title">{notice.title}</h3>
-                    <p className="muted small notice-preview">{notice.content}{notice.content_truncated ? "…" : ""}</p>
+                    <p className="muted small notice-preview">{plainPreview(notice.content)}{notice.content_truncated ? "…" : ""}</p>
                     <div className="small muted">
                       {notice.author.name} · {formatDateTime(notice.created_at, language, timeZone)} · {t("notices.views", { count: notice.views })}
                     </div>
