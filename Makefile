@@ -59,10 +59,12 @@ PYTEST_ARGS ?= -n auto
 
 test: $(STAMP) $(WEB_BUILT) web-check chromium  ## web checks, then the whole suite (both backends)
 	$(BIN)/ruff check coup tests
+	$(BIN)/mypy coup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, then the type checker over coup/ (settings in setup.cfg [mypy])
 	$(BIN)/ruff check coup tests
+	$(BIN)/mypy coup
 
 migrate: $(STAMP)
 	$(BIN)/coup db migrate
