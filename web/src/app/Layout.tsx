@@ -37,7 +37,7 @@ export function Layout() {
           <div className="header-actions">
             {me && <ConnectionIndicator />}
             <Button variant="ghost" size="s" lang={language === "ko" ? "en" : "ko"} onClick={() => setLanguage(language === "ko" ? "en" : "ko")}
-              aria-label={`${t("app.language")}: ${t("app.languageToggle")}`}>
+              aria-label={`${language === "ko" ? "EN" : "한"} (${t("app.language")}: ${t("app.languageToggle")})`}>
               {language === "ko" ? "EN" : "한"}
             </Button>
             {me ? (

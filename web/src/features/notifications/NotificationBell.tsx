@@ -63,7 +63,9 @@ export function NotificationBell() {
   return (
     <div ref={wrapper}>
       <button type="button" className="btn btn-ghost icon-btn" aria-expanded={open} aria-controls="notification-panel"
-        aria-label={unread ? t("notif.openUnread", { count: unread }) : t("notif.open")} onClick={() => setOpen(!open)}>
+        onClick={() => setOpen(!open)}>
+        {/* The name is this hidden text, not an aria-label: the visible count stays part of it. */}
+        <span className="visually-hidden">{unread ? t("notif.openUnread", { count: unread }) : t("notif.open")}</span>
         <span aria-hidden="true">🔔</span>
         {unread > 0 && <span className="count-badge" data-testid="unread-count" aria-hidden="true">{unread > 99 ? "99+" : unread}</span>}
       </button>
