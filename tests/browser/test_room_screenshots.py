@@ -86,6 +86,7 @@ def seeded(browser: Any, web_server: Any) -> dict[str, Any]:
 TABS = [
     # (tab, path below the room, text shown when the tab is ready)
     ("home", "home", "오늘의 출석"),
+    ("chat", "", "이번 주도 화이팅!"),
     ("notices", "notices", "12월 모의고사 일정 안내"),
     ("files", "files", "토익-필수단어-800.txt"),
     ("calendar", "calendar", "일정 추가"),

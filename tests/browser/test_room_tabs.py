@@ -195,3 +195,50 @@ def test_the_owner_removes_a_member_with_a_reason_and_the_member_is_taken_out(
     expect(member).to_have_url(re.compile(f"/studies/{room.study_id}$"))
     member.goto(room.url("notices"))
     expect(member.get_by_text("이 스터디의 멤버만 스터디룸에 들어갈 수 있습니다.")).to_be_visible()
+
+
+def test_chat_messages_are_edited_deleted_attached_and_searched_live(new_context: Any) -> None:
+    room = seed_room(new_context(), new_context())
+    member = open_room(room.member, room, "")
+    owner = open_room(room.owner, room, "")
+    box = member.get_by_label("메시지 입력")
+    box.fill("모의고사는 토요일 9시예요")
+    box.press("Enter")
+    seen = owner.locator(".msg", has_text="모의고사는 토요일")
+    expect(seen).to_be_visible()
+
+    # The author edits through the message menu; the other side sees the new text, marked edited.
+    mine = member.locator(".msg-mine", has_text="모의고사는 토요일 9시예요")
+    mine.hover()
+    mine.get_by_role("button", name="메시지 메뉴").click()
+    mine.get_by_role("button", name="수정").click()
+    edit = member.get_by_label("메시지 수정")
+    edit.fill("모의고사는 토요일 10시예요")
+    edit.press("Enter")
+    expect(seen.locator(".bubble")).to_have_text("모의고사는 토요일 10시예요")
+    expect(seen.get_by_text("수정됨")).to_be_visible()
+
+    # A file attached in the chat: uploaded with the caption, shown to the other side.
+    box.fill("정답표 올려요")
+    member.get_by_label("파일 첨부").set_input_files(files=[{
+        "name": "정답표.pdf", "mimeType": "application/pdf",
+        "buffer": b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n"}])
+    attached = owner.locator(".msg", has_text="정답표 올려요")
+    expect(attached.get_by_role("link", name="📎 정답표.pdf")).to_be_visible()
+
+    # Search finds the edited text.
+    owner.get_by_role("button", name="🔍 검색").click()
+    owner.get_by_role("searchbox", name="메시지 검색").fill("10시")
+    owner.get_by_role("searchbox", name="메시지 검색").press("Enter")
+    results = owner.get_by_role("list", name="검색 결과 1건")
+    expect(results.get_by_text("모의고사는 토요일 10시예요")).to_be_visible()
+    owner.get_by_role("search").get_by_role("button", name="닫기").click()
+
+    # The owner removes someone else's message; it disappears for its author too.
+    seen.hover()
+    seen.get_by_role("button", name="메시지 메뉴").click()
+    expect(seen.get_by_role("button", name="수정")).to_have_count(0)
+    seen.get_by_role("button", name="삭제").click()
+    owner.get_by_role("dialog").get_by_role("button", name="삭제").click()
+    expect(owner.locator(".msg", has_text="모의고사는 토요일")).to_have_count(0)
+    expect(member.locator(".msg", has_text="모의고사는 토요일")).to_have_count(0)

@@ -138,7 +138,7 @@ export function StudyRoomPage() {
         ))}
       </nav>
       <Routes>
-        <Route index element={<ChatPanel studyId={studyId} myId={me.id} />} />
+        <Route index element={<ChatPanel studyId={studyId} myId={me.id} canModerate={isAdmin} />} />
         <Route path="home" element={<Scroll><RoomHome study={s} myId={me.id} /></Scroll>} />
         <Route path="notices" element={<Scroll><NoticesPanel study={s} myId={me.id} /></Scroll>} />
         <Route path="notices/:noticeId" element={<Scroll><NoticesPanel study={s} myId={me.id} /></Scroll>} />

@@ -1,6 +1,6 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
-import { Avatar, Button, EmptyState, Skeleton, Spinner } from "../../components/ui";
+import { Avatar, Button, EmptyState, Skeleton, Spinner, useConfirm, useToast } from "../../components/ui";
 import { useTimeZone } from "../../lib/config";
 import { formatDay, formatTime } from "../../lib/dates";
 import { errorText } from "../../lib/errors";
@@ -8,6 +8,7 @@ import { useI18n } from "../../lib/i18n";
 import type { Message } from "../../lib/types";
 import type { OutboxItem } from "../../realtime";
 import { chatRows, unreadBy, type ChatRow } from "./chat-cache";
+import { inlinePreviewUrl, useChatSearch, useDeleteMessage, useEditMessage, useSendFile } from "./chat-actions";
 import { useChat } from "./use-chat";
 
 const MAX_LENGTH = 2000;
@@ -16,8 +17,14 @@ const NEAR_TOP_PX = 240;
 
 type Row = ChatRow | { kind: "outbox"; key: string; item: OutboxItem };
 
-export function ChatPanel({ studyId, myId }: { studyId: string; myId: string }) {
+export function ChatPanel({ studyId, myId, canModerate = false }: { studyId: string; myId: string; canModerate?: boolean }) {
   const { t, language } = useI18n();
+  const toast = useToast();
+  const confirm = useConfirm();
+  const edit = useEditMessage(studyId);
+  const remove = useDeleteMessage(studyId);
+  const [editingId, setEditingId] = useState<string | null>(null);
+  const [searching, setSearching] = useState(false);
   const timeZone = useTimeZone();
   const chat = useChat(studyId);
   const scroller = useRef<HTMLDivElement>(null);
@@ -97,6 +104,10 @@ export function ChatPanel({ studyId, myId }: { studyId: string; myId: string }) 
   return (
     <section className="chat" aria-label={t("chat.title")}>
       <div className="visually-hidden" aria-live="polite" aria-atomic="true">{announcement}</div>
+      <div className="chat-tools">
+        <Button size="s" variant="ghost" aria-expanded={searching} onClick={() => setSearching(!searching)}>🔍 {t("chatx.search")}</Button>
+      </div>
+      {searching && <ChatSearch studyId={studyId} onClose={() => setSearching(false)} />}
       <div ref={scroller} className="chat-scroll" onScroll={onScroll} tabIndex={0} role="region" aria-label={t("chat.messages")}>
         {chat.history.isPending ? (
           <div className="chat-loading"><Skeleton height={48} count={5} /></div>
@@ -119,7 +130,15 @@ export function ChatPanel({ studyId, myId }: { studyId: string; myId: string }) 
                       <div className="day-separator"><span>{formatDay(row.iso, language, timeZone)}</span></div>
                     ) : row.kind === "message" ? (
                       <MessageBubble message={row.message} mine={row.message.user.id === myId} showAuthor={row.showAuthor}
-                        unread={unreadBy(row.message, chat.cursors)} time={formatTime(row.message.created_at, language, timeZone)} />
+                        unread={unreadBy(row.message, chat.cursors)} time={formatTime(row.message.created_at, language, timeZone)}
+                        canDelete={row.message.user.id === myId || canModerate} editing={editingId === row.message.id}
+                        onEdit={() => setEditingId(row.message.id)} onCancelEdit={() => setEditingId(null)}
+                        onSave={(content) => edit.mutate({ id: row.message.id, content }, {
+                          onSuccess: () => setEditingId(null), onError: (error) => toast(errorText(error, t), "error") })}
+                        onDelete={async () => {
+                          if (!(await confirm(t("chatx.deleteConfirm"), { danger: true, confirmLabel: t("roomUi.delete") }))) return;
+                          remove.mutate(row.message.id, { onError: (error) => toast(errorText(error, t), "error") });
+                        }} />
                     ) : (
                       <PendingBubble item={row.item} onRetry={() => chat.retry(row.item.clientId)} onDiscard={() => chat.discard(row.item.clientId)} />
                     )}
@@ -132,22 +151,33 @@ export function ChatPanel({ studyId, myId }: { studyId: string; myId: string }) 
       </div>
       {showJump && <button type="button" className="btn btn-primary btn-s jump" onClick={jumpToBottom}>{t("chat.newBelow")} ↓</button>}
       <TypingLine names={chat.typing.filter((user) => user.id !== myId).map((user) => user.name)} />
-      <Composer onSend={(text) => { atBottom.current = true; chat.send(text); }} onTyping={chat.setTyping} />
+      <Composer studyId={studyId} onSend={(text) => { atBottom.current = true; chat.send(text); }} onTyping={chat.setTyping}
+        onSent={() => { atBottom.current = true; }} />
     </section>
   );
 }
 
-function MessageBubble({ message, mine, showAuthor, unread, time }: {
-  message: Message; mine: boolean; showAuthor: boolean; unread: number; time: string;
+function MessageBubble({ message, mine, showAuthor, unread, time, canDelete, editing, onEdit, onCancelEdit, onSave, onDelete }: {
+  message: Message; mine: boolean; showAuthor: boolean; unread: number; time: string; canDelete: boolean; editing: boolean;
+  onEdit: () => void; onCancelEdit: () => void; onSave: (content: string) => void; onDelete: () => void;
 }) {
   const { t } = useI18n();
+  const [menu, setMenu] = useState(false);
+  const preview = message.file ? inlinePreviewUrl(message.file) : null;
+  const hasActions = mine || canDelete;
   return (
     <div className={mine ? "msg msg-mine" : "msg"} data-seq={message.seq}>
       {!mine && <div className="msg-avatar">{showAuthor && <Avatar name={message.user.name} src={message.user.avatar} size={32} />}</div>}
       <div className="msg-body">
         {!mine && showAuthor && <div className="msg-author">{message.user.name}</div>}
         <div className="msg-line">
-          <div className="bubble">{message.content}{message.file && <a className="msg-file" href={message.file.url}>📎 {message.file.name}</a>}</div>
+          {editing ? <EditBox initial={message.content} allowEmpty={Boolean(message.file)} onSave={onSave} onCancel={onCancelEdit} /> : (
+            <div className="bubble">
+              {message.content}
+              {preview && <img className="msg-image" src={preview} alt={message.file!.name} loading="lazy" />}
+              {message.file && <a className="msg-file" href={message.file.url} download={message.file.name}>📎 {message.file.name}</a>}
+            </div>
+          )}
           <div className="msg-meta">
             {unread > 0
               ? <span className="msg-unread" aria-label={t("chat.unreadBy", { count: unread })}>{unread}</span>
@@ -155,8 +185,73 @@ function MessageBubble({ message, mine, showAuthor, unread, time }: {
             {message.edited && <span>{t("chat.edited")}</span>}
             <time dateTime={message.created_at}>{time}</time>
           </div>
+          {hasActions && !editing && (
+            <button type="button" className="msg-menu-btn" aria-expanded={menu} aria-label={t("chatx.actions")}
+              onClick={() => setMenu(!menu)}>⋯</button>
+          )}
         </div>
+        {menu && !editing && (
+          <div className={mine ? "msg-menu msg-menu-mine" : "msg-menu"}>
+            {mine && <Button size="s" variant="ghost" onClick={() => { setMenu(false); onEdit(); }}>{t("roomUi.edit")}</Button>}
+            {canDelete && <Button size="s" variant="ghost" onClick={() => { setMenu(false); onDelete(); }}>{t("roomUi.delete")}</Button>}
+          </div>
+        )}
       </div>
+    </div>
+  );
+}
+
+function EditBox({ initial, allowEmpty, onSave, onCancel }: { initial: string; allowEmpty: boolean; onSave: (content: string) => void; onCancel: () => void }) {
+  const { t } = useI18n();
+  const [text, setText] = useState(initial);
+  const content = text.trim();
+  const valid = (allowEmpty || content.length > 0) && [...content].length <= MAX_LENGTH;
+  return (
+    <form className="edit-box" onSubmit={(event) => { event.preventDefault(); if (valid) onSave(content); }}>
+      <label className="visually-hidden" htmlFor="chat-edit">{t("chatx.editLabel")}</label>
+      <textarea id="chat-edit" value={text} autoFocus rows={2} onChange={(event) => setText(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === "Escape") { event.preventDefault(); onCancel(); }
+          if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) { event.preventDefault(); if (valid) onSave(content); }
+        }} />
+      <div className="row">
+        <Button size="s" type="submit" disabled={!valid}>{t("roomUi.save")}</Button>
+        <Button size="s" variant="ghost" onClick={onCancel}>{t("app.cancel")}</Button>
+      </div>
+    </form>
+  );
+}
+
+function ChatSearch({ studyId, onClose }: { studyId: string; onClose: () => void }) {
+  const { t, language } = useI18n();
+  const timeZone = useTimeZone();
+  const [q, setQ] = useState("");
+  const [submitted, setSubmitted] = useState("");
+  const results = useChatSearch(studyId, submitted);
+  return (
+    <div className="chat-search" role="search">
+      <form className="row" onSubmit={(event) => { event.preventDefault(); setSubmitted(q); }}>
+        <label className="visually-hidden" htmlFor="chat-search-input">{t("chatx.searchLabel")}</label>
+        <input id="chat-search-input" type="search" value={q} maxLength={100} autoFocus placeholder={t("chatx.searchLabel")}
+          onChange={(event) => setQ(event.target.value)} onKeyDown={(event) => { if (event.key === "Escape") onClose(); }} />
+        <Button size="s" type="submit" disabled={!q.trim()}>{t("chatx.search")}</Button>
+        <Button size="s" variant="ghost" onClick={onClose}>{t("app.close")}</Button>
+      </form>
+      {submitted.trim() && (
+        <div className="chat-search-results" aria-live="polite">
+          {results.isPending ? <Skeleton count={2} /> : results.isError ? <p className="error-text">{errorText(results.error, t)}</p>
+            : results.data.data.length === 0 ? <p className="muted small">{t("chatx.noResults")}</p> : (
+              <ul className="plain-list" aria-label={t("chatx.results", { count: results.data.pagination.total })}>
+                {results.data.data.map((message) => (
+                  <li key={message.id} className="search-hit">
+                    <div className="small muted">{message.user.name} · {formatDay(message.created_at, language, timeZone)} {formatTime(message.created_at, language, timeZone)}</div>
+                    <div className="pre-line">{message.content || (message.file ? `📎 ${message.file.name}` : "")}</div>
+                  </li>
+                ))}
+              </ul>
+            )}
+        </div>
+      )}
     </div>
   );
 }
@@ -191,9 +286,29 @@ function TypingLine({ names }: { names: string[] }) {
   return <div className="typing muted small" aria-live="polite">{text}</div>;
 }
 
-function Composer({ onSend, onTyping }: { onSend: (text: string) => void; onTyping: (typing: boolean) => void }) {
+function Composer({ studyId, onSend, onTyping, onSent }: { studyId: string; onSend: (text: string) => void; onTyping: (typing: boolean) => void; onSent: () => void }) {
   const { t } = useI18n();
+  const toast = useToast();
+  const sendFile = useSendFile(studyId);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [upload, setUpload] = useState<{ name: string; progress: number; abort: AbortController } | null>(null);
   const [text, setText] = useState("");
+  const attach = (file: File | undefined) => {
+    if (!file) return;
+    const abort = new AbortController();
+    const caption = [...text.trim()].length <= MAX_LENGTH ? text.trim() : "";
+    setUpload({ name: file.name, progress: 0, abort });
+    onSent();
+    sendFile(file, caption, (progress) => setUpload((now) => now && { ...now, progress }), abort.signal).then(() => {
+      if (caption) setText("");
+      onTyping(false);
+    }, (error) => {
+      if (!(error instanceof DOMException && error.name === "AbortError")) toast(errorText(error, t), "error");
+    }).finally(() => {
+      setUpload(null);
+      if (fileInput.current) fileInput.current.value = "";
+    });
+  };
   const tooLong = [...text].length > MAX_LENGTH;
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
@@ -211,6 +326,17 @@ function Composer({ onSend, onTyping }: { onSend: (text: string) => void; onTypi
   };
   return (
     <form className="composer" onSubmit={submit}>
+      {upload && (
+        <div className="composer-upload row">
+          <span className="small ellipsis grow">📎 {upload.name}</span>
+          <progress max={100} value={Math.round(upload.progress * 100)} aria-label={t("chatx.uploading", { name: upload.name })} />
+          <Button size="s" variant="ghost" onClick={() => upload.abort.abort()}>{t("app.cancel")}</Button>
+        </div>
+      )}
+      <input ref={fileInput} id="chat-file" type="file" className="visually-hidden" onChange={(event) => attach(event.target.files?.[0])} />
+      <label htmlFor="chat-file" className="btn btn-ghost icon-btn attach-btn" title={t("chatx.attach")}>
+        <span aria-hidden="true">📎</span><span className="visually-hidden">{t("chatx.attach")}</span>
+      </label>
       <label htmlFor="chat-input" className="visually-hidden">{t("chat.input")}</label>
       <textarea id="chat-input" rows={1} value={text} placeholder={t("chat.placeholder")} aria-invalid={tooLong || undefined}
         aria-describedby={tooLong ? "chat-too-long" : undefined}

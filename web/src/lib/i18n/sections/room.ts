@@ -217,6 +217,16 @@ export const roomKo = {
   "settings.deleteConfirm": "‘{name}’ 스터디를 정말 삭제할까요?",
   "settings.deleted": "스터디를 삭제했습니다.",
 
+  "chatx.search": "검색",
+  "chatx.searchLabel": "메시지 검색",
+  "chatx.noResults": "찾는 메시지가 없습니다.",
+  "chatx.results": "검색 결과 {count}건",
+  "chatx.actions": "메시지 메뉴",
+  "chatx.editLabel": "메시지 수정",
+  "chatx.deleteConfirm": "이 메시지를 삭제할까요? 모든 멤버의 화면에서 사라집니다.",
+  "chatx.attach": "파일 첨부",
+  "chatx.uploading": "{name} 올리는 중",
+
   "errors.FILE_TYPE_NOT_ALLOWED": "올릴 수 없는 파일 형식입니다.",
   "errors.FILE_TOO_LARGE": "파일이 너무 큽니다.",
   "errors.FILE_REJECTED": "파일 내용이 형식과 맞지 않아 거부되었습니다.",
@@ -448,6 +458,16 @@ export const roomEn: Record<keyof typeof roomKo, string> = {
   "settings.delete": "Delete study",
   "settings.deleteConfirm": "Really delete the study “{name}”?",
   "settings.deleted": "Study deleted.",
+
+  "chatx.search": "Search",
+  "chatx.searchLabel": "Search messages",
+  "chatx.noResults": "No messages found.",
+  "chatx.results": "{count} results",
+  "chatx.actions": "Message menu",
+  "chatx.editLabel": "Edit message",
+  "chatx.deleteConfirm": "Delete this message? It disappears for every member.",
+  "chatx.attach": "Attach a file",
+  "chatx.uploading": "Uploading {name}",
 
   "errors.FILE_TYPE_NOT_ALLOWED": "This type of file cannot be uploaded.",
   "errors.FILE_TOO_LARGE": "The file is too large.",
