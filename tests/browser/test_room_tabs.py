@@ -121,7 +121,7 @@ def test_notices_files_calendar_tasks_and_attendance_are_live_for_the_other_memb
         owner.get_by_role("button", name="추가", exact=True).click()
         expect(owner.get_by_role("heading", name="일정 추가")).to_have_count(0)
     expect(owner.get_by_text(OVERLAP).first).to_be_visible()
-    day = member.get_by_role("button", name=re.compile(f"^{tomorrow}, 일정 2개"))
+    day = member.get_by_role("button", name=re.compile(f"{tomorrow}, 일정 2개"))
     expect(day).to_be_visible()
     day.click()
     that_day = member.get_by_role("region", name=f"{tomorrow} 일정")

@@ -6,7 +6,7 @@ import { errorText, fieldErrors } from "../../lib/errors";
 import { useI18n } from "../../lib/i18n";
 import type { Study } from "../../lib/types";
 import { useDeleteEvent, useMonthEvents, useSaveEvent, type CalendarEvent } from "./api";
-import { monthGrid, overlapping, shiftMonth } from "./month-grid";
+import { monthGrid, overlapping, readableText, shiftMonth } from "./month-grid";
 
 const DEFAULT_COLOR = "#6366F1";
 const WEEKDAYS_KO = ["일", "월", "화", "수", "목", "금", "토"];
@@ -64,13 +64,15 @@ export function CalendarPanel({ study, myId }: { study: Study; myId: string }) {
                   {week.map((day) => {
                     const list = byDate.get(day.date) ?? [];
                     const label = `${day.date}${list.length ? `, ${t("calendar.eventCount", { count: list.length })}` : ""}`;
+                    // The accessible name starts with the visible day number, then the full date.
                     return (
                       <td key={day.date} data-in-month={day.inMonth} data-today={day.date === today || undefined}>
-                        <button type="button" className="day" aria-pressed={day.date === selected} aria-label={label}
+                        <button type="button" className="day" aria-pressed={day.date === selected}
                           onClick={() => { setSelected(day.date); if (!day.inMonth) setMonth(day.date.slice(0, 7)); }}>
                           <span className="day-num">{Number(day.date.slice(8))}</span>
+                          <span className="visually-hidden">{label}</span>
                           <span className="day-dots" aria-hidden="true">
-                            {list.slice(0, 3).map((event) => <span key={event.id} className="day-event" style={{ background: event.color }}>{event.title}</span>)}
+                            {list.slice(0, 3).map((event) => <span key={event.id} className="day-event" style={{ background: event.color, color: readableText(event.color) }}>{event.title}</span>)}
                             {list.length > 3 && <span className="day-more">+{list.length - 3}</span>}
                           </span>
                         </button>

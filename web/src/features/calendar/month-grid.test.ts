@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { monthGrid, overlapping, shiftMonth } from "./month-grid";
+import { monthGrid, overlapping, readableText, shiftMonth } from "./month-grid";
 
 describe("month grid", () => {
   it("covers whole weeks from Sunday", () => {
@@ -39,5 +39,16 @@ describe("overlap detection", () => {
   it("ignores the event being edited and empty ranges", () => {
     expect(overlapping(events, "2030-06-01", "10:00", "11:00", "a")).toEqual([]);
     expect(overlapping(events, "2030-06-01", "12:00", "11:00")).toEqual([]);
+  });
+});
+
+describe("event chip text", () => {
+  it("picks the colour with the higher contrast", () => {
+    expect(readableText("#6366F1")).toBe("#000000"); // white would be 4.47:1
+    expect(readableText("#4338CA")).toBe("#ffffff");
+    expect(readableText("#10B981")).toBe("#000000");
+    expect(readableText("#EC4899")).toBe("#000000");
+    expect(readableText("#1E293B")).toBe("#ffffff");
+    expect(readableText("#FDE047")).toBe("#000000");
   });
 });

@@ -40,3 +40,18 @@ export function overlapping<T extends TimedEvent>(events: T[], date: string, sta
   return events.filter((event) => event.id !== exceptId && event.date === date
     && event.start_time < end && start < event.end_time);
 }
+
+function luminance(hex: string): number {
+  const channel = (index: number) => {
+    const value = parseInt(hex.slice(index, index + 2), 16) / 255;
+    return value <= 0.03928 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+}
+
+/** Black or white, whichever reads better on an event's colour (WCAG contrast ratio). */
+export function readableText(background: string): "#000000" | "#ffffff" {
+  if (!/^#[0-9a-fA-F]{6}$/.test(background)) return "#ffffff";
+  const light = luminance(background);
+  return (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) ? "#000000" : "#ffffff";
+}
