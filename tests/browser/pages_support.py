@@ -51,6 +51,7 @@ def seed_pages(browser: Any, base_url: str) -> dict[str, Any]:
             "name": "서울 개발자 모임", "category": "NETWORK", "tags": ["개발", "서울"],
             "description": "한 달에 한 번 모여 만든 것을 보여 주고 이야기합니다."})
         api_post(owner, f"/api/groups/{group['id']}/join", {})
+        api_post(member, f"/api/groups/{group['id']}/invites", {"expires_in_days": 7})
         api_post(member, "/api/reports", {
             "target_type": "USER", "target_id": owner_user["id"], "type": "SPAM",
             "reason": "채팅방에 광고 링크를 계속 올립니다."})

@@ -157,12 +157,14 @@ function InvitesCard({ group }: { group: Group }) {
   return (
     <Card className="stack">
       <h2>{t("groups.invites")}</h2>
-      <form className="form-row" onSubmit={submit} noValidate>
-        <TextField label={t("groups.inviteEmail")} type="email" value={email} onChange={(event) => setEmail(event.target.value)} hint={t("groups.inviteEmailHint")} />
-        <SelectField label={t("groups.inviteDays")} value={days} onChange={(event) => setDays(Number(event.target.value))}>
-          {[1, 3, 7, 14, 30].map((value) => <option key={value} value={value}>{t("groups.days", { count: value })}</option>)}
-        </SelectField>
-        <div className="form-submit"><Button type="submit" busy={actions.invite.isPending}>{t("groups.inviteCreate")}</Button></div>
+      <form className="stack-s" onSubmit={submit} noValidate>
+        <div className="form-row">
+          <TextField label={t("groups.inviteEmail")} type="email" value={email} onChange={(event) => setEmail(event.target.value)} hint={t("groups.inviteEmailHint")} />
+          <SelectField label={t("groups.inviteDays")} value={days} onChange={(event) => setDays(Number(event.target.value))}>
+            {[1, 3, 7, 14, 30].map((value) => <option key={value} value={value}>{t("groups.days", { count: value })}</option>)}
+          </SelectField>
+        </div>
+        <div><Button type="submit" busy={actions.invite.isPending}>{t("groups.inviteCreate")}</Button></div>
       </form>
       {actions.invite.error && <p className="error-text" role="alert">{errorText(actions.invite.error, t)}</p>}
       {invites.data && invites.data.length > 0 && (

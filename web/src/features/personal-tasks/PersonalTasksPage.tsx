@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { Badge, Button, Card, EmptyState, SelectField, Skeleton, TextArea, TextField, useConfirm, useToast } from "../../components/ui";
 import { useTimeZone } from "../../lib/config";
 import { dayKey } from "../../lib/dates";
@@ -98,6 +98,7 @@ function TaskForm({ studies, task, onDone }: { studies: StudyOption[]; task?: Pe
     <form className="stack" onSubmit={submit} noValidate aria-label={task ? t("ptasks.editTitle", { title: task.title }) : t("ptasks.new")}>
       {!task && <h2>{t("ptasks.new")}</h2>}
       <TextField label={t("ptasks.taskTitle")} value={draft.title} onChange={set("title")} maxLength={100} required error={errors.title ?? null} />
+      <Optional open={Boolean(task) || Object.keys(errors).length > 0} summary={t("ptasks.more")}>
       <TextArea label={t("ptasks.description")} value={draft.description} onChange={set("description")} maxLength={1000} rows={2} error={errors.description ?? null} />
       <div className="form-row">
         <SelectField label={t("ptasks.priority")} value={draft.priority} onChange={set("priority")}>
@@ -114,6 +115,7 @@ function TaskForm({ studies, task, onDone }: { studies: StudyOption[]; task?: Pe
           </SelectField>
         )}
       </div>
+      </Optional>
       {mutation.error && !Object.keys(errors).length && <p className="error-text" role="alert">{errorText(mutation.error, t)}</p>}
       <div className="row">
         <Button type="submit" busy={mutation.isPending} disabled={!draft.title.trim()}>{task ? t("ptasks.save") : t("ptasks.add")}</Button>
@@ -121,6 +123,12 @@ function TaskForm({ studies, task, onDone }: { studies: StudyOption[]; task?: Pe
       </div>
     </form>
   );
+}
+
+/** The new-task form starts as just a title; the other fields fold out (an edit shows them all). */
+function Optional({ open, summary, children }: { open: boolean; summary: string; children: ReactNode }) {
+  if (open) return <>{children}</>;
+  return <details className="more-fields"><summary>{summary}</summary><div className="stack">{children}</div></details>;
 }
 
 function TaskRow({ task, studies }: { task: PersonalTask; studies: StudyOption[] }) {
