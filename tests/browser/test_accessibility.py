@@ -22,11 +22,19 @@ AXE_SCRIPT = REPO_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 # The study room's tabs other than chat are built by the other web engineer (issue 12, part
-# "room", routes /studies/:id/room/<tab>). A tab listed here is not committed yet: its scan still
+# "room", routes /studies/:id/room/<tab>). A tab listed here is not built yet: its scan still
 # runs, but a failure (the tab missing, or a violation in it) is reported as XFAIL rather than
-# failing this suite. Remove a tab from the set when it lands.
-ROOM_TABS_NOT_BUILT: set[str] = {
-    "home", "notices", "files", "calendar", "tasks", "attendance", "members", "settings"}
+# failing this suite. Every tab has landed (commit 9a7ad11), so the set is empty.
+ROOM_TABS_NOT_BUILT: set[str] = set()
+
+# Pages whose scan fails today for a cause in files the pages engineer does not own, with the
+# cause. They still run and show as XFAIL with the reason (XPASS once fixed: then delete them).
+FAILING_ELSEWHERE = {
+    "room-calendar": "features/calendar: day buttons are named by the bare date, which does not "
+                     "contain their visible day number (label-content-name-mismatch); day "
+                     "numbers outside the month and event chips are under 4.5:1 "
+                     "(color-contrast)",
+}
 
 # Violations whose cause is in a shared file neither pages engineer owns, as (rule, a class on the
 # offending element, where the fix belongs). They are reported as warnings on every run, not
@@ -117,8 +125,9 @@ def page_params() -> list[Any]:
         name = entry[0]
         tab = name.removeprefix("room-")
         pending = name.startswith("room-") and tab in ROOM_TABS_NOT_BUILT
-        reason = f"room tab '{tab}' is not built yet (ROOM_TABS_NOT_BUILT)"
-        marks = [pytest.mark.xfail(reason=reason, strict=False)] if pending else []
+        reason = (f"room tab '{tab}' is not built yet (ROOM_TABS_NOT_BUILT)" if pending
+                  else FAILING_ELSEWHERE.get(name))
+        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
         params.append(pytest.param(*entry, id=entry[0], marks=marks))
     return params
 
