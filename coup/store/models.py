@@ -8,7 +8,7 @@ foreign key gets its own index unless a listed index already starts with its col
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from peewee import (
     SQL,
@@ -22,6 +22,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    ModelDelete,
     ModelUpdate,
     TextField,
 )
@@ -30,15 +31,26 @@ from coup.store import enums
 from coup.store.db import database
 from coup.store.fields import EnumField, IdField, JSONField, utcnow
 
+_M = TypeVar("_M", bound=Model)
 
-def _fk(
-    to: type[Model], on_delete: str, *, null: bool = False, column_name: str | None = None
-) -> ForeignKeyField:
+
+@overload
+def _fk(to: type[_M], on_delete: str, *, null: Literal[False] = False,
+        column_name: str | None = None) -> ForeignKeyField[_M]: ...
+@overload
+def _fk(to: type[_M], on_delete: str, *, null: Literal[True],
+        column_name: str | None = None) -> ForeignKeyField[_M | None]: ...
+def _fk(to: type[_M], on_delete: str, *, null: bool = False,
+        column_name: str | None = None) -> ForeignKeyField[_M] | ForeignKeyField[_M | None]:
     # index=False: the indexes are declared in Meta.indexes. backref="+": a model often has
     # several keys to users, whose default backrefs would silently overwrite one another.
-    return ForeignKeyField(
-        to, on_delete=on_delete, null=null, column_name=column_name, index=False, backref="+"
-    )
+    # Each foreign key `x` also gives its model an `x_id` attribute (Peewee's ObjectIdAccessor,
+    # the raw key without a query); the models declare it below each key for the type checker.
+    if null:
+        return ForeignKeyField(to, on_delete=on_delete, null=True, column_name=column_name,
+                               index=False, backref="+")
+    return ForeignKeyField(to, on_delete=on_delete, column_name=column_name, index=False,
+                           backref="+")
 
 
 class BaseModel(Model):
@@ -69,6 +81,17 @@ class BaseModel(Model):
             if not any(k == "updated_at" if isinstance(k, str) else k is field for k in keys):
                 update["updated_at"] = utcnow()
         return super().update(data, **update)
+
+    if TYPE_CHECKING:
+        # Peewee's set of the fields changed since the row was loaded (rows.model_from_row
+        # builds rows as Peewee does and clears it too); the stubs leave it out.
+        _dirty: set[str]
+
+        # The stubs declare `delete` as a class variable typed with Self, which mypy cannot read
+        # through a class ("access to generic instance variables via class is ambiguous");
+        # this is the same classmethod, typed. Peewee's own stays in force at run time.
+        @classmethod
+        def delete(cls) -> ModelDelete: ...
 
 
 class User(BaseModel):
@@ -107,6 +130,7 @@ class Session(BaseModel):
     """A login session; only the SHA-256 of its token is stored."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     token_hash = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
     last_seen_at = DateTimeField(default=utcnow)
@@ -129,6 +153,7 @@ class OAuthAccount(BaseModel):
     """A Google or GitHub identity linked to a user."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     provider = EnumField(enums.PROVIDER)
     provider_user_id = CharField(max_length=255)
     email = CharField(max_length=255, null=True)
@@ -154,7 +179,9 @@ class OAuthState(BaseModel):
     client = CharField(max_length=8)
     return_to = CharField(max_length=500, null=True)
     link_user = _fk(User, "CASCADE", null=True)
+    link_user_id: str | None
     result_user = _fk(User, "CASCADE", null=True)
+    result_user_id: str | None
     exchange_code_hash = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
@@ -190,6 +217,7 @@ class Study(BaseModel):
     """A study group; `last_seq` is the head of its durable event log."""
 
     owner = _fk(User, "RESTRICT")
+    owner_id: str
     name = CharField(max_length=50)
     emoji = CharField(max_length=16, default="📚")
     description = TextField()
@@ -215,6 +243,7 @@ class Study(BaseModel):
     invite_code_used_count = IntegerField(default=0)
     invite_code_created_at = DateTimeField(null=True)
     invite_code_created_by = _fk(User, "SET NULL", null=True, column_name="invite_code_created_by")
+    invite_code_created_by_id: str | None
     storage_used = BigIntegerField(default=0)
     last_seq = BigIntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
@@ -237,7 +266,9 @@ class StudyMember(BaseModel):
     """A user's membership of a study; a PENDING row is a join request."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     role = EnumField(enums.MEMBER_ROLE, default="MEMBER")
     status = EnumField(enums.MEMBER_STATUS, default="PENDING")
     introduction = TextField(null=True)
@@ -247,9 +278,11 @@ class StudyMember(BaseModel):
     joined_at = DateTimeField(null=True)
     approved_at = DateTimeField(null=True)
     approved_by = _fk(User, "SET NULL", null=True, column_name="approved_by")
+    approved_by_id: str | None
     left_at = DateTimeField(null=True)
     kicked_at = DateTimeField(null=True)
     kicked_by = _fk(User, "SET NULL", null=True, column_name="kicked_by")
+    kicked_by_id: str | None
     kick_reason = CharField(max_length=200, null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -270,6 +303,7 @@ class StudyEvent(BaseModel):
 
     id = BigAutoField()
     study = _fk(Study, "CASCADE")
+    study_id: str
     seq = BigIntegerField()
     type = CharField(max_length=40)
     payload = JSONField()
@@ -287,7 +321,9 @@ class StudyReadCursor(BaseModel):
     """How far a member has read a study's chat."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     last_read_seq = BigIntegerField(default=0)
     updated_at = DateTimeField(default=utcnow)
 
@@ -303,7 +339,9 @@ class File(BaseModel):
     """A file uploaded to a study; the bytes live under COUP_UPLOAD_DIR at `storage_key`."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     uploader = _fk(User, "RESTRICT")
+    uploader_id: str
     name = CharField(max_length=255)
     size = BigIntegerField()
     type = CharField(max_length=127)
@@ -327,14 +365,18 @@ class Message(BaseModel):
     """A chat message; `client_id` makes a resend idempotent."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     user = _fk(User, "RESTRICT")
+    user_id: str
     client_id = CharField(max_length=64)
     seq = BigIntegerField()
     content = TextField(default="")
     file = _fk(File, "SET NULL", null=True)
+    file_id: str | None
     edited_at = DateTimeField(null=True)
     deleted_at = DateTimeField(null=True)
     deleted_by = _fk(User, "SET NULL", null=True, column_name="deleted_by")
+    deleted_by_id: str | None
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -354,7 +396,9 @@ class Notice(BaseModel):
     """A study announcement."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     author = _fk(User, "RESTRICT")
+    author_id: str
     title = CharField(max_length=100)
     content = TextField()
     is_pinned = BooleanField(default=False)
@@ -376,7 +420,9 @@ class NoticeView(BaseModel):
     """A member's first view of a notice."""
 
     notice = _fk(Notice, "CASCADE")
+    notice_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     viewed_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -391,7 +437,9 @@ class NoticeFile(BaseModel):
     """A study file attached to a notice."""
 
     notice = _fk(Notice, "CASCADE")
+    notice_id: str
     file = _fk(File, "CASCADE")
+    file_id: str
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -406,8 +454,11 @@ class FileDownloadLog(BaseModel):
     """One download of a study file."""
 
     file = _fk(File, "CASCADE")
+    file_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     study = _fk(Study, "CASCADE")
+    study_id: str
     ip = CharField(max_length=45, null=True)
     user_agent = CharField(max_length=255, null=True)
     created_at = DateTimeField(default=utcnow)
@@ -425,7 +476,9 @@ class Event(BaseModel):
     """A study calendar entry on one local date."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     created_by = _fk(User, "RESTRICT", column_name="created_by")
+    created_by_id: str
     title = CharField(max_length=100)
     description = TextField(null=True)
     date = DateField()
@@ -448,7 +501,9 @@ class Task(BaseModel):
     """A personal to-do, optionally linked to a study."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     study = _fk(Study, "SET NULL", null=True)
+    study_id: str | None
     title = CharField(max_length=100)
     description = TextField(null=True)
     status = EnumField(enums.TASK_STATUS, default="TODO")
@@ -471,7 +526,9 @@ class StudyTask(BaseModel):
     """A task on a study's board."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     created_by = _fk(User, "RESTRICT", column_name="created_by")
+    created_by_id: str
     title = CharField(max_length=100)
     description = TextField(null=True)
     status = EnumField(enums.TASK_STATUS, default="TODO")
@@ -494,8 +551,11 @@ class StudyTaskAssignee(BaseModel):
     """A member assigned to a study task."""
 
     task = _fk(StudyTask, "CASCADE")
+    task_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     assigned_by = _fk(User, "SET NULL", null=True, column_name="assigned_by")
+    assigned_by_id: str | None
     assigned_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -511,7 +571,9 @@ class Attendance(BaseModel):
     """A member's check-in to a study on one local date."""
 
     study = _fk(Study, "CASCADE")
+    study_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     date = DateField()
     checked_in_at = DateTimeField(default=utcnow)
     streak = IntegerField(default=1)
@@ -529,6 +591,7 @@ class Notification(BaseModel):
     """An in-app notification; `study_id` is not a foreign key so it outlives its study."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     type = EnumField(enums.NOTIFICATION_TYPE)
     study_id = CharField(max_length=32, null=True)
     study_name = CharField(max_length=50, null=True)
@@ -564,6 +627,7 @@ class Report(BaseModel):
     """A user's report of a user, study or message, handled by platform admins."""
 
     reporter = _fk(User, "RESTRICT")
+    reporter_id: str
     target_type = EnumField(enums.TARGET_TYPE)
     target_id = CharField(max_length=32)
     target_name = CharField(max_length=100, null=True)
@@ -573,8 +637,10 @@ class Report(BaseModel):
     status = EnumField(enums.REPORT_STATUS, default="PENDING")
     priority = EnumField(enums.PRIORITY, default="MEDIUM")
     assigned_to = _fk(User, "SET NULL", null=True, column_name="assigned_to")
+    assigned_to_id: str | None
     assigned_at = DateTimeField(null=True)
     processed_by = _fk(User, "SET NULL", null=True, column_name="processed_by")
+    processed_by_id: str | None
     processed_at = DateTimeField(null=True)
     resolution = TextField(null=True)
     linked_action = CharField(max_length=20, null=True)
@@ -597,7 +663,9 @@ class Warning(BaseModel):
     """A warning an admin gave a user; enough of them trigger a suspension."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     admin = _fk(User, "RESTRICT")
+    admin_id: str
     reason = TextField()
     severity = EnumField(enums.WARNING_SEVERITY, default="NORMAL")
     related_content = CharField(max_length=100, null=True)
@@ -618,15 +686,19 @@ class Sanction(BaseModel):
     """A suspension or restriction of a user (legacy types only from imports)."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     admin = _fk(User, "RESTRICT")
+    admin_id: str
     type = EnumField(enums.SANCTION_TYPE)
     reason = TextField()
     duration = CharField(max_length=10, null=True)
     expires_at = DateTimeField(null=True)
     related_report = _fk(Report, "SET NULL", null=True)
+    related_report_id: str | None
     metadata = JSONField(null=True)
     is_active = BooleanField(default=True)
     unsuspended_by = _fk(User, "SET NULL", null=True, column_name="unsuspended_by")
+    unsuspended_by_id: str | None
     unsuspend_reason = TextField(null=True)
     unsuspended_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
@@ -647,6 +719,7 @@ class AdminLog(BaseModel):
     """The audit trail of platform-admin actions."""
 
     admin = _fk(User, "RESTRICT")
+    admin_id: str
     action = EnumField(enums.ADMIN_ACTION)
     target_type = CharField(max_length=20, null=True)
     target_id = CharField(max_length=32, null=True)
@@ -671,8 +744,10 @@ class AdminRole(BaseModel):
     """A user's platform-admin role; permissions follow from the role (§3.5)."""
 
     user = _fk(User, "CASCADE")
+    user_id: str
     role = EnumField(enums.ADMIN_ROLE_TYPE)
     granted_by = _fk(User, "SET NULL", null=True, column_name="granted_by")
+    granted_by_id: str | None
     granted_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField(null=True)
 
@@ -697,6 +772,7 @@ class Group(BaseModel):
     max_members = IntegerField(default=50)
     is_recruiting = BooleanField(default=True)
     created_by = _fk(User, "RESTRICT", column_name="created_by")
+    created_by_id: str
     deleted_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -715,7 +791,9 @@ class GroupMember(BaseModel):
     """A user's membership of a group; ordered by `joined_at` (there is no `created_at`)."""
 
     group = _fk(Group, "CASCADE")
+    group_id: str
     user = _fk(User, "CASCADE")
+    user_id: str
     role = EnumField(enums.GROUP_MEMBER_ROLE, default="MEMBER")
     status = EnumField(enums.GROUP_MEMBER_STATUS, default="ACTIVE")
     joined_at = DateTimeField(default=utcnow)
@@ -734,8 +812,11 @@ class GroupInvite(BaseModel):
     """An invitation to a group, by user or by email, redeemed with `code`."""
 
     group = _fk(Group, "CASCADE")
+    group_id: str
     invited_by = _fk(User, "RESTRICT")
+    invited_by_id: str
     invited_user = _fk(User, "CASCADE", null=True)
+    invited_user_id: str | None
     email = CharField(max_length=255, null=True)
     code = CharField(max_length=12)
     status = EnumField(enums.GROUP_INVITE_STATUS, default="PENDING")
@@ -743,6 +824,7 @@ class GroupInvite(BaseModel):
     expires_at = DateTimeField(null=True)
     used_at = DateTimeField(null=True)
     used_by = _fk(User, "SET NULL", null=True)
+    used_by_id: str | None
 
     class Meta:
         table_name = "group_invites"
@@ -765,6 +847,7 @@ class SystemSetting(BaseModel):
     description = CharField(max_length=255, null=True)
     updated_at = DateTimeField(default=utcnow)
     updated_by = _fk(User, "SET NULL", null=True, column_name="updated_by")
+    updated_by_id: str | None
 
     class Meta:
         table_name = "system_settings"
