@@ -8,7 +8,7 @@ query inside their worker thread and return a `Page`; handlers answer with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import peewee
 
@@ -16,6 +16,7 @@ from coup.errors import ValidationError
 from coup.validation import parse_query_int
 
 T = TypeVar("T")
+M = TypeVar("M", bound=peewee.Model)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -59,10 +60,16 @@ def parse_page(page: str | None, limit: str | None, *,
     return PageRequest(values["page"], values["limit"])
 
 
-def paginate(query: peewee.SelectQuery, request: PageRequest) -> Page[Any]:
+@overload
+def paginate(query: peewee.ModelSelect[M], request: PageRequest) -> Page[M]: ...
+@overload
+def paginate(query: peewee.Select, request: PageRequest) -> Page[Any]: ...
+def paginate(query: peewee.Select, request: PageRequest) -> Page[Any]:
     """Run `query` for one page, plus a count of all its rows (call on a database worker)."""
     counted = query.order_by()
-    if not counted._group_by and not counted._distinct:
+    # Peewee keeps a query's GROUP BY and DISTINCT in attributes its stubs leave out.
+    clauses = vars(counted)
+    if not clauses["_group_by"] and not clauses["_distinct"]:
         # Counting needs no columns: skip per-row subqueries in the select list.
         counted = counted.select(peewee.SQL("1"))
     total = counted.count()

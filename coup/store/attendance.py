@@ -20,6 +20,7 @@ from coup.localtime import local_date
 from coup.store.db import db_task, db_transaction
 from coup.store.fields import new_id, utcnow
 from coup.store.models import Attendance, Study, StudyMember, User
+from coup.store.rows import tuple_rows
 from coup.store.study_access import access_study, active_count
 from coup.store.views import user_summary
 
@@ -50,11 +51,11 @@ def longest_streaks(study_id: str, user_ids: Sequence[str]) -> dict[str, tuple[i
     found = dict.fromkeys(user_ids, (0, 0))
     if not user_ids:
         return found
-    for user_id, longest, days in (
+    for user_id, longest, days in tuple_rows(
             Attendance.select(Attendance.user, fn.MAX(Attendance.streak),
                               fn.COUNT(Attendance.id))
             .where((Attendance.study == study_id) & Attendance.user.in_(list(user_ids)))
-            .group_by(Attendance.user).tuples()):
+            .group_by(Attendance.user)):
         found[user_id] = (longest or 0, days)
     return found
 
@@ -162,29 +163,28 @@ def attendance_stats(study_id: str, user_id: str, start: date, end: date, today:
     joined and not after today; only check-ins on those days count towards the rate.
     """
     access = access_study(study_id, user_id)
-    members = (StudyMember.select(StudyMember, User)
-               .join(User, JOIN.INNER, on=(StudyMember.user == User.id))
-               .where((StudyMember.study == study_id) & (StudyMember.status == "ACTIVE")))
+    query = (StudyMember.select(StudyMember, User)
+             .join(User, JOIN.INNER, on=(StudyMember.user == User.id))
+             .where((StudyMember.study == study_id) & (StudyMember.status == "ACTIVE")))
     if not access.is_st_admin:
-        members = members.where(StudyMember.user == user_id)
-    members = list(members)
+        query = query.where(StudyMember.user == user_id)
+    members = list(query)
     user_ids = [m.user_id for m in members]
     last = min(end, today)
     windows = {m.user_id: (max(start, local_date(m.joined_at or m.created_at, tz)), last)
                for m in members}
     attended = dict.fromkeys(user_ids, 0)
     if user_ids and start <= last:
-        for member_id, day in (Attendance.select(Attendance.user, Attendance.date)
-                               .where((Attendance.study == study_id)
-                                      & Attendance.user.in_(user_ids)
-                                      & (Attendance.date >= start) & (Attendance.date <= last))
-                               .tuples()):
+        for member_id, day in tuple_rows(
+                Attendance.select(Attendance.user, Attendance.date)
+                .where((Attendance.study == study_id) & Attendance.user.in_(user_ids)
+                       & (Attendance.date >= start) & (Attendance.date <= last))):
             low, high = windows[member_id]
             if low <= day <= high:
                 attended[member_id] += 1
     current = current_streaks(study_id, user_ids, today)
     longest = longest_streaks(study_id, user_ids)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for member in members:
         low, high = windows[member.user_id]
         eligible = max(0, (high - low).days + 1)

@@ -118,8 +118,7 @@ def load_message(study_id: str, message_id: str) -> tuple[Message, User, File | 
 
 @db_write
 def edit_message(study_id: str, message_id: str, user_id: str, raw_content: Any) -> dict[str, Any]:
-    study = lock_study(study_id)
-    access_study(study_id, user_id, study=study)
+    study = access_study(study_id, user_id, study=lock_study(study_id)).study
     message, author, file = load_message(study_id, message_id)
     if message.user_id != user_id:
         raise Forbidden(message="only the author can edit a message")

@@ -62,7 +62,8 @@ class StudyBatch:
     study_id: str
     drafts: list[MessageDraft]
     online_user_ids: frozenset[str] = frozenset()
-    outcomes: list[WriteOutcome | None] = field(default_factory=list)
+    # None until decided; _SameAs for an in-batch retry until its first copy is written.
+    outcomes: list[WriteOutcome | _SameAs | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ def _decide(batches: list[StudyBatch], studies: dict[str, Any], users: dict[str,
                 view = message_view(original, users[draft.user_id], files.get(original.file_id))
                 batch.outcomes[index] = WriteOutcome(view, original.seq, False)
             elif key in seen:  # a retry inside the same batch: answered like its first copy
-                batch.outcomes[index] = _SameAs(seen[key])  # type: ignore[assignment]
+                batch.outcomes[index] = _SameAs(seen[key])
             else:
                 seen[key] = index
                 inserts.setdefault(batch.study_id, []).append((batch, index, draft))
@@ -255,7 +256,8 @@ def _outcomes(batches: list[StudyBatch]) -> list[list[WriteOutcome]]:
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, _SameAs):
                 outcomes[index] = outcomes[outcome.first]
-        results.append([o for o in outcomes if o is not None])
+        # No _SameAs is left: each was replaced by its first copy's outcome above.
+        results.append([o for o in outcomes if isinstance(o, WriteOutcome)])
     return results
 
 

@@ -27,6 +27,7 @@ from coup.store.calendar import event_view
 from coup.store.db import db_task, db_transaction
 from coup.store.models import Attendance, Event, Notification, Study, StudyMember, Task, User
 from coup.store.notifications import notification_view
+from coup.store.rows import dict_rows, tuple_row
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +117,12 @@ def _study_ref(study_id: str | None, name: str | None, emoji: str | None) -> dic
 def stats_section(user_id: str, clock: Clock) -> dict[str, Any]:
     first, last = month_range(clock.today)
     start, end = clock.day_start(first), clock.day_start(last + timedelta(days=1))
-    active, pending, unread, completed = User.select(
+    active, pending, unread, completed = tuple_row(User.select(
         count_of(active_study_memberships(user_id)),
         count_of(Task.select().where(pending_tasks(user_id))),
         count_of(Notification.select().where(unread_notifications(user_id))),
         count_of(Task.select().where(completed_between(user_id, start, end))),
-    ).where(User.id == user_id).tuples().get()
+    ).where(User.id == user_id))
     return {"active_studies": active, "pending_tasks": pending,
             "unread_notifications": unread, "completed_this_month": completed}
 
@@ -131,12 +132,12 @@ def my_studies_section(user_id: str, clock: Clock) -> list[dict[str, Any]]:
     member_count = counted.select(fn.COUNT(counted.id)).where(
         (counted.study == Study.id) & (counted.status == "ACTIVE"))
     joined = fn.COALESCE(StudyMember.joined_at, StudyMember.created_at)
-    rows = (active_study_memberships(user_id)
-            .select(Study.id, Study.name, Study.emoji, Study.category, StudyMember.role,
-                    StudyMember.joined_at, StudyMember.created_at,
-                    member_count.alias("member_count"))
-            .order_by(joined.desc(), StudyMember.id.desc())
-            .limit(MY_STUDIES_LIMIT).dicts())
+    rows = dict_rows(active_study_memberships(user_id)
+                     .select(Study.id, Study.name, Study.emoji, Study.category, StudyMember.role,
+                             StudyMember.joined_at, StudyMember.created_at,
+                             member_count.alias("member_count"))
+                     .order_by(joined.desc(), StudyMember.id.desc())
+                     .limit(MY_STUDIES_LIMIT))
     return [{"id": row["id"], "name": row["name"], "emoji": row["emoji"],
              "category": row["category"], "role": row["role"],
              "member_count": row["member_count"],
@@ -168,13 +169,13 @@ def upcoming_events_section(user_id: str, clock: Clock) -> list[dict[str, Any]]:
 
 def attendance_section(user_id: str, clock: Clock) -> dict[str, Any]:
     """How many of the caller's ACTIVE studies they checked in to today, of how many."""
-    checked_in, total = User.select(
+    checked_in, total = tuple_row(User.select(
         count_of(Attendance.select().where((Attendance.user == user_id)
                                            & (Attendance.date == clock.today)
                                            & Attendance.study.in_(
                                                active_study_memberships(user_id)))),
         count_of(active_study_memberships(user_id)),
-    ).where(User.id == user_id).tuples().get()
+    ).where(User.id == user_id))
     return {"checked_in_today": checked_in, "total_studies": total}
 
 
@@ -224,14 +225,14 @@ def load_summary(user_id: str) -> dict[str, Any]:
                .where((StudyMember.user == user_id)
                       & StudyMember.status.in_(("ACTIVE", "PENDING"))
                       & (Study.status != "DELETED")))
-    active, total, pending, completed, tasks, unread = User.select(
+    active, total, pending, completed, tasks, unread = tuple_row(User.select(
         count_of(active_study_memberships(user_id)),
         count_of(studies),
         count_of(Task.select().where(pending_tasks(user_id))),
         count_of(Task.select().where((Task.user == user_id) & Task.completed)),
         count_of(Task.select().where(Task.user == user_id)),
         count_of(Notification.select().where(unread_notifications(user_id))),
-    ).where(User.id == user_id).tuples().get()
+    ).where(User.id == user_id))
     return {
         "studies": {"active": active, "total": total},
         "tasks": {"pending": pending, "completed": completed, "total": tasks,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import peewee
 from peewee import Case, fn
 
 from coup.localtime import local_date, month_range, week_start
@@ -33,6 +34,7 @@ from coup.store.dashboard import (
 from coup.store.db import db_task
 from coup.store.enums import NOTIFICATION_TYPE, PRIORITY, TASK_STATUS
 from coup.store.models import Attendance, Message, Notification, Study, StudyMember, Task, User
+from coup.store.rows import tuple_row, tuple_rows
 
 STAT_TYPES = ("STUDY", "TASK", "NOTIFICATION", "ACTIVITY", "OVERVIEW")
 PERIODS = ("TODAY", "THIS_WEEK", "THIS_MONTH", "THIS_YEAR", "CUSTOM")
@@ -103,8 +105,13 @@ def _local_days(clock: Clock, instants: Iterable[datetime]) -> list[date]:
     return [local_date(moment, clock.tz) for moment in instants]
 
 
-def _instants(query: Any) -> list[datetime]:
-    return [row[0] for row in query.tuples()]
+def _values(query: peewee.SelectBase) -> list[Any]:
+    """The one value each row of `query` selects."""
+    return [row[0] for row in tuple_rows(query)]
+
+
+def _instants(query: peewee.SelectBase) -> list[datetime]:
+    return _values(query)
 
 
 def _bounds(clock: Clock, period: Period) -> tuple[datetime, datetime]:
@@ -115,8 +122,8 @@ def _bounds(clock: Clock, period: Period) -> tuple[datetime, datetime]:
 
 
 def study_statistics(user_id: str, clock: Clock, period: Period) -> dict[str, Any]:
-    held = list(active_study_memberships(user_id).select(StudyMember.role, Study.category)
-                .tuples())
+    held = list(tuple_rows(active_study_memberships(user_id)
+                           .select(StudyMember.role, Study.category)))
     start, end = _bounds(clock, period)
     # Every membership that became ACTIVE in the period, including those left since.
     joined = _instants(StudyMember.select(StudyMember.joined_at)
@@ -135,19 +142,19 @@ def study_statistics(user_id: str, clock: Clock, period: Period) -> dict[str, An
 def task_statistics(user_id: str, clock: Clock, period: Period) -> dict[str, Any]:
     by_status = dict.fromkeys(TASK_STATUS, 0)
     by_priority = dict.fromkeys(PRIORITY, 0)
-    for status, priority, count in (Task.select(Task.status, Task.priority, fn.COUNT(Task.id))
-                                    .where(Task.user == user_id)
-                                    .group_by(Task.status, Task.priority).tuples()):
+    for status, priority, count in tuple_rows(
+            Task.select(Task.status, Task.priority, fn.COUNT(Task.id))
+            .where(Task.user == user_id).group_by(Task.status, Task.priority)):
         by_status[status] += count
         # Pending = not DONE (completed) and not CANCELLED, as in GET /api/tasks/stats.
         if status not in ("DONE", "CANCELLED"):
             by_priority[priority] += count
     today = clock.today
     soon = (Task.due_date >= today) & (Task.due_date <= today + timedelta(days=DUE_SOON_DAYS))
-    due_soon, overdue = Task.select(
+    due_soon, overdue = tuple_row(Task.select(
         fn.SUM(Case(None, ((soon, 1),), 0)),
         fn.SUM(Case(None, ((Task.due_date < today, 1),), 0)),
-    ).where(pending_tasks(user_id)).tuples().get()
+    ).where(pending_tasks(user_id)))
     start, end = _bounds(clock, period)
     completed = _instants(Task.select(Task.completed_at)
                           .where(completed_between(user_id, start, end)))
@@ -162,10 +169,11 @@ def task_statistics(user_id: str, clock: Clock, period: Period) -> dict[str, Any
 
 def notification_statistics(user_id: str, clock: Clock, period: Period) -> dict[str, Any]:
     start, end = _bounds(clock, period)
-    rows = list(Notification.select(Notification.type, Notification.is_read,
-                                    Notification.created_at)
-                .where((Notification.user == user_id) & (Notification.created_at >= start)
-                       & (Notification.created_at < end)).tuples())
+    rows = list(tuple_rows(Notification.select(Notification.type, Notification.is_read,
+                                               Notification.created_at)
+                           .where((Notification.user == user_id)
+                                  & (Notification.created_at >= start)
+                                  & (Notification.created_at < end))))
     by_type = dict.fromkeys(NOTIFICATION_TYPE, 0)
     read = 0
     for kind, is_read, _ in rows:
@@ -193,7 +201,7 @@ def activity_statistics(user_id: str, clock: Clock, period: Period) -> dict[str,
         "tasks_completed": _local_days(clock, _instants(
             Task.select(Task.completed_at).where(completed_between(user_id, start, end)))),
         # Check-ins carry their local date already.
-        "check_ins": _instants(Attendance.select(Attendance.date)
+        "check_ins": _values(Attendance.select(Attendance.date)
                                .where((Attendance.user == user_id)
                                       & (Attendance.date >= period.first)
                                       & (Attendance.date <= period.last))),
@@ -208,13 +216,13 @@ def activity_statistics(user_id: str, clock: Clock, period: Period) -> dict[str,
 
 def overview_statistics(user_id: str, clock: Clock, period: Period) -> dict[str, Any]:
     last_event_day = clock.today + timedelta(days=OVERVIEW_EVENT_DAYS)
-    active, tasks, completed, unread, events = User.select(
+    active, tasks, completed, unread, events = tuple_row(User.select(
         count_of(active_study_memberships(user_id)),
         count_of(Task.select().where(Task.user == user_id)),
         count_of(Task.select().where((Task.user == user_id) & Task.completed)),
         count_of(Notification.select().where(unread_notifications(user_id))),
         count_of(upcoming_events(user_id, clock, last_event_day)),
-    ).where(User.id == user_id).tuples().get()
+    ).where(User.id == user_id))
     return {
         "active_studies": active,
         "task_completion_rate": percent(completed, tasks),
@@ -229,18 +237,19 @@ def _attendance_rate(user_id: str, clock: Clock, period: Period) -> int:
     eligible days are those of the period from the day they joined up to today."""
     last = min(period.last, clock.today)
     eligible: dict[str, int] = {}
-    for study_id, joined_at, created_at in (active_study_memberships(user_id)
-                                            .select(StudyMember.study, StudyMember.joined_at,
-                                                    StudyMember.created_at).tuples()):
+    for study_id, joined_at, created_at in tuple_rows(
+            active_study_memberships(user_id)
+            .select(StudyMember.study, StudyMember.joined_at, StudyMember.created_at)):
         first = max(period.first, local_date(joined_at or created_at, clock.tz))
         if first <= last:
             eligible[study_id] = (last - first).days + 1
     if not eligible:
         return 0
-    attended = dict(Attendance.select(Attendance.study, fn.COUNT(Attendance.id))
-                    .where((Attendance.user == user_id) & Attendance.study.in_(list(eligible))
-                           & (Attendance.date >= period.first) & (Attendance.date <= last))
-                    .group_by(Attendance.study).tuples())
+    attended: dict[str, int] = dict(tuple_rows(
+        Attendance.select(Attendance.study, fn.COUNT(Attendance.id))
+        .where((Attendance.user == user_id) & Attendance.study.in_(list(eligible))
+               & (Attendance.date >= period.first) & (Attendance.date <= last))
+        .group_by(Attendance.study)))
     rates = [min(1.0, attended.get(study_id, 0) / days) for study_id, days in eligible.items()]
     return int(100 * sum(rates) / len(rates) + 0.5)
 

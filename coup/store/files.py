@@ -21,6 +21,7 @@ from coup.store.events import append_event, db_write, lock_study
 from coup.store.fields import utcnow
 from coup.store.models import File, FileDownloadLog, Message, NoticeFile, Study, User
 from coup.store.notifications import notify, render
+from coup.store.rows import tuple_rows
 from coup.store.study_access import access_study, active_member_ids
 from coup.store.views import user_summary
 
@@ -168,9 +169,9 @@ def list_files(study_id: str, user_id: str, folder: str | None, category: str | 
 def list_folders(study_id: str, user_id: str) -> list[dict[str, Any]]:
     """Every folder in use with its file count and size; the root (null) always comes first."""
     access_study(study_id, user_id)
-    rows = (File.select(File.folder, fn.COUNT(File.id).alias("n"),
-                        fn.COALESCE(fn.SUM(File.size), 0).alias("total"))
-            .where(File.study == study_id).group_by(File.folder).tuples())
+    rows = tuple_rows(File.select(File.folder, fn.COUNT(File.id).alias("n"),
+                                  fn.COALESCE(fn.SUM(File.size), 0).alias("total"))
+                      .where(File.study == study_id).group_by(File.folder))
     counts = {folder: (int(n), int(total)) for folder, n, total in rows}
     root = counts.pop(None, (0, 0))
     folders = [{"folder": None, "file_count": root[0], "total_size": root[1]}]

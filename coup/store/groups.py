@@ -25,6 +25,7 @@ from coup.pagination import Page, PageRequest, paginate
 from coup.store.db import database, db_task, db_transaction, is_postgres
 from coup.store.fields import utcnow
 from coup.store.models import Group, GroupInvite, GroupMember, User
+from coup.store.rows import selected
 from coup.store.views import user_summary
 
 GROUP_ADMIN_ROLES = ("OWNER", "ADMIN")
@@ -42,7 +43,7 @@ class GroupAccess:
 
     @property
     def role(self) -> str | None:
-        return self.membership.role if self.is_member else None
+        return self.membership.role if self.is_member and self.membership is not None else None
 
     @property
     def is_member(self) -> bool:
@@ -154,7 +155,7 @@ def _current_members() -> peewee.Select:
         (counted.group == Group.id) & (counted.status == "ACTIVE"))
 
 
-def _groups_with_creators(current: peewee.Select) -> peewee.ModelSelect:
+def _groups_with_creators(current: peewee.Select) -> peewee.ModelSelect[Group]:
     return (Group.select(Group, User, current.alias("current_members"))
             .join(User, on=(Group.created_by == User.id)))
 
@@ -163,7 +164,8 @@ def views_for(groups: Sequence[Group], viewer_id: str) -> list[dict[str, Any]]:
     """Group views for rows loaded with their creator and count: one more query (my rows)."""
     mine = {row.group_id: row for row in GroupMember.select().where(
         (GroupMember.user == viewer_id) & GroupMember.group.in_([g.id for g in groups]))}
-    return [group_view(g, g.created_by, g.current_members, mine.get(g.id)) for g in groups]
+    return [group_view(g, g.created_by, selected(g, "current_members"), mine.get(g.id))
+            for g in groups]
 
 
 def load_group_view(group_id: str, viewer_id: str) -> dict[str, Any]:
@@ -171,7 +173,7 @@ def load_group_view(group_id: str, viewer_id: str) -> dict[str, Any]:
     return views_for([group], viewer_id)[0]
 
 
-def members_with_users() -> peewee.ModelSelect:
+def members_with_users() -> peewee.ModelSelect[GroupMember]:
     return GroupMember.select(GroupMember, User).join(User, on=(GroupMember.user == User.id))
 
 

@@ -90,11 +90,16 @@ def invite_view(study: Study, creator: User | None, current_members: int,
     """The Invite object of COUP.md §6, or None when the study has no code."""
     if study.invite_code is None:
         return None
+    return _invite_object(study, study.invite_code, creator, current_members, app_url)
+
+
+def _invite_object(study: Study, code: str, creator: User | None, current_members: int,
+                   app_url: str) -> dict[str, Any]:
     return {
         "study_id": study.id,
         "study_name": study.name,
-        "invite_code": study.invite_code,
-        "invite_url": invite_url(app_url, study.id, study.invite_code),
+        "invite_code": code,
+        "invite_url": invite_url(app_url, study.id, code),
         "expires_at": iso(study.invite_code_expires_at),
         "max_uses": study.invite_code_max_uses,
         "used_count": study.invite_code_used_count,
@@ -176,8 +181,9 @@ def _issue(study: Study, actor_id: str, lifetime: timedelta, max_uses: int,
     if free <= 0:
         raise ApiError("STUDY_FULL")
     now = utcnow()
+    code = _new_code()
     fields = {
-        "invite_code": _new_code(),
+        "invite_code": code,
         "invite_code_expires_at": now + lifetime,
         "invite_code_max_uses": min(max_uses, free),
         "invite_code_used_count": 0,
@@ -189,7 +195,7 @@ def _issue(study: Study, actor_id: str, lifetime: timedelta, max_uses: int,
     for name, value in fields.items():
         setattr(study, name, value)
     log.info("study %s: invite code issued by %s", study.id, actor_id)
-    return invite_view(study, _creator(actor_id), current, app_url)
+    return _invite_object(study, code, _creator(actor_id), current, app_url)
 
 
 @db_transaction

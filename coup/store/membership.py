@@ -27,6 +27,7 @@ from coup.store.events import (
 from coup.store.fields import new_id, utcnow
 from coup.store.models import Study, StudyMember, User
 from coup.store.notifications import notify, render
+from coup.store.rows import tuple_rows
 from coup.store.study_access import (
     ST_ADMIN_ROLES,
     access_study,
@@ -102,7 +103,7 @@ def join_study(study_id: str, user_id: str, answers: dict[str, Any],
         raise NotFound()
     row = membership_of(study_id, user_id)
     via_invite = invite_code is not None
-    if via_invite:
+    if invite_code is not None:
         # Imported here so this module loads before the invite module exists.
         from coup.store.invites import check_invite_code
 
@@ -193,10 +194,9 @@ def leave_all_memberships_now(user_id: str) -> list[str]:
     now = utcnow()
     StudyMember.delete().where((StudyMember.user == user_id)
                                & (StudyMember.status == "PENDING")).execute()
-    rows = (StudyMember.select(StudyMember.study, Study.status)
-            .join(Study, JOIN.INNER, on=(StudyMember.study == Study.id))
-            .where((StudyMember.user == user_id) & (StudyMember.status == "ACTIVE"))
-            .tuples())
+    rows = tuple_rows(StudyMember.select(StudyMember.study, Study.status)
+                      .join(Study, JOIN.INNER, on=(StudyMember.study == Study.id))
+                      .where((StudyMember.user == user_id) & (StudyMember.status == "ACTIVE")))
     live = sorted(study_id for study_id, status in rows if status != "DELETED")
     for study_id in live:
         lock_study(study_id)
@@ -299,7 +299,7 @@ def kick_member(study_id: str, actor_id: str, user_id: str, reason: str | None) 
         raise ApiError("CANNOT_KICK_OWNER")
     if row.role == "ADMIN" and access.role != "OWNER":
         raise ApiError("ROLE_HIERARCHY")
-    row.status, row.kicked_at, row.kicked_by, row.kick_reason = (
+    row.status, row.kicked_at, row.kicked_by_id, row.kick_reason = (
         "KICKED", utcnow(), actor_id, reason)
     row.save()
     append_event(study_id, "study:member-left", {"user_id": user_id, "reason": "kicked"})

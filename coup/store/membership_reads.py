@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import peewee
 from peewee import JOIN, Case, fn
 
 from coup.errors import Forbidden
@@ -18,6 +19,7 @@ from coup.pagination import Page, PageRequest, paginate
 from coup.store.db import db_task
 from coup.store.fields import utcnow
 from coup.store.models import Message, Notice, Study, StudyMember, StudyReadCursor, User
+from coup.store.rows import dict_rows, tuple_rows
 from coup.store.study_access import (
     ST_ADMIN_ROLES,
     access_study,
@@ -115,13 +117,12 @@ def other_public_studies(user_ids: Sequence[str]) -> dict[str, list[dict[str, An
               .where(StudyMember.user.in_(list(user_ids)) & (StudyMember.status == "ACTIVE")
                      & Study.is_public & ~Study.is_hidden & (Study.status != "DELETED"))
               .alias("ranked"))
-    rows = (StudyMember
-            .select(ranked.c.member_id, ranked.c.study_id, ranked.c.name, ranked.c.emoji,
-                    ranked.c.category)
-            .from_(ranked)
-            .where(ranked.c.position <= OTHER_STUDIES_LIMIT)
-            .order_by(ranked.c.member_id, ranked.c.position)
-            .dicts())
+    rows = dict_rows(StudyMember
+                     .select(ranked.c.member_id, ranked.c.study_id, ranked.c.name,
+                             ranked.c.emoji, ranked.c.category)
+                     .from_(ranked)
+                     .where(ranked.c.position <= OTHER_STUDIES_LIMIT)
+                     .order_by(ranked.c.member_id, ranked.c.position))
     found: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         found.setdefault(row["member_id"], []).append({
@@ -205,5 +206,5 @@ def _activity_counters(user_id: str, study_ids: list[str],
             for study_id in study_ids}
 
 
-def _counts_by_study(query: Any) -> dict[str, int]:
-    return {study_id: n for study_id, n in query.tuples()}
+def _counts_by_study(query: peewee.SelectBase) -> dict[str, int]:
+    return {study_id: n for study_id, n in tuple_rows(query)}

@@ -21,6 +21,7 @@ from coup.store.db import db_task, db_transaction
 from coup.store.enums import PRIORITY, TASK_STATUS
 from coup.store.fields import new_id, utcnow
 from coup.store.models import Study, StudyMember, Task
+from coup.store.rows import tuple_row, tuple_rows
 
 RECENT_COMPLETED_LIMIT = 5
 PRIORITY_RANK = Case(Task.priority, (("URGENT", 0), ("HIGH", 1), ("MEDIUM", 2)), 3)
@@ -145,15 +146,15 @@ def task_stats(user_id: str, today: date) -> dict[str, Any]:
     """GET /api/tasks/stats, with `today` the local date in the platform time zone."""
     mine = Task.user == user_id
     by_status = dict.fromkeys(TASK_STATUS, 0)
-    for status, count in (Task.select(Task.status, fn.COUNT(Task.id)).where(mine)
-                          .group_by(Task.status).tuples()):
+    for status, count in tuple_rows(Task.select(Task.status, fn.COUNT(Task.id)).where(mine)
+                                    .group_by(Task.status)):
         by_status[status] = count
     total = sum(by_status.values())
     completed = Task.select().where(mine & Task.completed).count()
     pending_rows = mine & ~Task.completed & (Task.status != "CANCELLED")
     by_priority = dict.fromkeys(PRIORITY, 0)
-    for priority, count in (Task.select(Task.priority, fn.COUNT(Task.id)).where(pending_rows)
-                            .group_by(Task.priority).tuples()):
+    for priority, count in tuple_rows(Task.select(Task.priority, fn.COUNT(Task.id))
+                                      .where(pending_rows).group_by(Task.priority)):
         by_priority[priority] = count
     monday = week_start(today)
     first, last = month_range(today)
@@ -161,13 +162,13 @@ def task_stats(user_id: str, today: date) -> dict[str, Any]:
     def due_between(low: date, high: date) -> Any:
         return fn.SUM(Case(None, (((Task.due_date >= low) & (Task.due_date <= high), 1),), 0))
 
-    pending, due_today, this_week, this_month, overdue = Task.select(
+    pending, due_today, this_week, this_month, overdue = tuple_row(Task.select(
         fn.COUNT(Task.id),
         due_between(today, today),
         due_between(monday, monday + timedelta(days=6)),
         due_between(first, last),
         fn.SUM(Case(None, ((Task.due_date < today, 1),), 0)),
-    ).where(pending_rows).tuples().get()
+    ).where(pending_rows))
     recent = (Task.select(Task.id, Task.title, Task.completed_at, Task.priority)
               .where(mine & Task.completed)
               .order_by(Task.completed_at.desc(), Task.id).limit(RECENT_COMPLETED_LIMIT))

@@ -22,6 +22,7 @@ from coup.store.events import append_event, db_write, lock_study, remove_from_ro
 from coup.store.fields import utcnow
 from coup.store.invites import CLEARED_INVITE, code_grants_access
 from coup.store.models import Study, StudyMember, User
+from coup.store.rows import selected
 from coup.store.study_access import (
     ST_ADMIN_ROLES,
     access_study,
@@ -223,7 +224,7 @@ def explore_studies(filters: ExploreFilters, page: PageRequest,
     query = query.order_by(*popular, *newest)
     found = paginate(query, page)
     statuses = statuses_of(viewer_id, [s.id for s in found.items])
-    return Page([study_summary(s, s.owner, s.current_members, statuses.get(s.id))
+    return Page([study_summary(s, s.owner, selected(s, "current_members"), statuses.get(s.id))
                  for s in found.items], found.total)
 
 

@@ -15,6 +15,7 @@ from peewee import JOIN, fn
 from coup.errors import ApiError, Forbidden, NotFound
 from coup.jsonutil import iso
 from coup.store.models import Study, StudyMember, User
+from coup.store.rows import selected
 from coup.store.views import user_summary
 
 # Required role for each access level above MEMBER.
@@ -83,7 +84,7 @@ def active_counts(study_ids: Iterable[str]) -> dict[str, int]:
     rows = (StudyMember.select(StudyMember.study, fn.COUNT(StudyMember.id).alias("n"))
             .where(StudyMember.study.in_(ids) & (StudyMember.status == "ACTIVE"))
             .group_by(StudyMember.study))
-    return {row.study_id: row.n for row in rows}
+    return {row.study_id: selected(row, "n") for row in rows}
 
 
 def statuses_of(user_id: str | None, study_ids: Iterable[str]) -> dict[str, StudyMember]:
@@ -125,14 +126,16 @@ def study_summary(study: Study, owner: User, current_members: int,
 def study_detail(study: Study, owner: User, current_members: int,
                  my_membership: StudyMember | None) -> dict[str, Any]:
     """The Study object; `is_hidden` and `closed_reason` only for ACTIVE members."""
-    is_member = my_membership is not None and my_membership.status == "ACTIVE"
+    member = (my_membership if my_membership is not None and my_membership.status == "ACTIVE"
+              else None)
+    is_member = member is not None
     return {
         **study_summary(study, owner, current_members, my_membership),
         "is_hidden": study.is_hidden if is_member else None,
         "closed_reason": study.closed_reason if is_member else None,
         "updated_at": iso(study.updated_at),
-        "my_role": my_membership.role if is_member else None,
-        "my_joined_at": iso(my_membership.joined_at) if is_member else None,
+        "my_role": member.role if member is not None else None,
+        "my_joined_at": iso(member.joined_at) if member is not None else None,
     }
 
 

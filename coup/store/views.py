@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from coup.jsonutil import iso
 from coup.store.models import AdminRole, User
@@ -30,6 +30,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+@overload
+def user_summary(user: User) -> dict[str, Any]: ...
+@overload
+def user_summary(user: User | None) -> dict[str, Any] | None: ...
 def user_summary(user: User | None) -> dict[str, Any] | None:
     if user is None:
         return None
