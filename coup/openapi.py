@@ -190,7 +190,7 @@ def security(access: str, method: str) -> list[dict[str, list[str]]]:
     cookie: dict[str, list[str]] = {"sessionCookie": []}
     if method in UNSAFE_METHODS:
         cookie["xsrfHeader"] = []
-    schemes = [{"bearerAuth": []}, cookie]
+    schemes: list[dict[str, list[str]]] = [{"bearerAuth": []}, cookie]
     return [{}, *schemes] if access == PUBLIC else schemes
 
 

@@ -324,10 +324,17 @@ class UploadForm:
         batch = bytes(spooled._pending)
         spooled._pending.clear()
         async with self._io_lock:
-            if spooled._handle is None:
-                spooled._handle, spooled.path = await asyncio.to_thread(
-                    _open_temp_file, self._tmp_dir)
-            await asyncio.to_thread(spooled._handle.write, batch)
+            handle = await self._opened(spooled)
+            await asyncio.to_thread(handle.write, batch)
+
+    async def _opened(self, spooled: SpooledFile) -> IO[bytes]:
+        """The spooled file's handle, its temporary file created first if needed (hold
+        _io_lock)."""
+        if spooled._handle is None:
+            handle, spooled.path = await asyncio.to_thread(_open_temp_file, self._tmp_dir)
+            spooled._handle = handle
+            return handle
+        return spooled._handle
 
     async def finish_file(self) -> Path | None:
         """Close the spooled file (flushed) and return its path; None if nothing was stored."""
@@ -336,10 +343,8 @@ class UploadForm:
             return None
         await self._flush()
         async with self._io_lock:
-            if spooled._handle is None:
-                spooled._handle, spooled.path = await asyncio.to_thread(
-                    _open_temp_file, self._tmp_dir)  # an empty file still gets a path
-            await asyncio.to_thread(spooled._handle.close)
+            handle = await self._opened(spooled)  # an empty file still gets a path
+            await asyncio.to_thread(handle.close)
         return spooled.path
 
     async def discard(self) -> None:
