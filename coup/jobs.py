@@ -33,6 +33,7 @@ from coup.store.db import db_task, db_transaction
 from coup.store.fields import utcnow
 from coup.store.group_members import expire_invites_now
 from coup.store.models import (
+    BaseModel,
     File,
     FileDownloadLog,
     LoginFailure,
@@ -81,11 +82,11 @@ class JobSpec:
 
 
 @db_task
-def _delete_batch(model: type[peewee.Model], doomed: peewee.Select) -> int:
+def _delete_batch(model: type[BaseModel], doomed: peewee.Select) -> int:
     return model.delete().where(model.id.in_(doomed.limit(DELETE_BATCH_ROWS))).execute()
 
 
-async def _delete_all(model: type[peewee.Model], doomed: peewee.Select) -> int:
+async def _delete_all(model: type[BaseModel], doomed: peewee.Select) -> int:
     """Delete the rows whose ids `doomed` selects, a batch at a time; returns how many."""
     total = 0
     while True:
