@@ -224,16 +224,17 @@ async def _tell_nodes_sessions_revoked(settings: Any, session_ids: list[str],
     returns what went wrong, or None. REST refuses the sessions already (the database says
     so); sockets are only checked at connect, so the nodes must be told. With Redis, through
     the bus, as a node's own revocation is. Without Redis there is one node, and it finds the
-    revocation in the database by itself (Node.close_sockets_of_revoked_sessions)."""
+    revocation in the database by itself (Realtime.close_sockets_of_revoked_sessions)."""
     if not session_ids or not settings.redis_url:
         return None
     from redis.exceptions import RedisError
 
+    from coup.bus.messages import SessionsRevoked
     from coup.bus.redis_streams import publish_to_every_node
 
     try:
         await publish_to_every_node(settings.redis_url, settings.redis_prefix, "cli",
-                                    {"t": "revoke", "sessions": session_ids, "reason": reason})
+                                    SessionsRevoked(tuple(session_ids), reason))
     except (RedisError, OSError) as exc:
         return f"Redis: {exc}"
     return None

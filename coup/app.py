@@ -1,8 +1,9 @@
-"""make_app(node): the one route table. Dependencies reach handlers through initialize()."""
+"""make_app(services): the one route table. Dependencies reach handlers through initialize()."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import Any
 
 import tornado.web
 
@@ -30,14 +31,14 @@ from coup.handlers import (
     websocket,
 )
 from coup.handlers.base import NotFoundHandler
-
-if TYPE_CHECKING:
-    from coup.node import Node
+from coup.services import Services
 
 # Ids in paths are opaque 1-32 character strings (COUP.md §1 item 3); anything else is a 404.
 ID = r"([A-Za-z0-9_-]{1,32})"
 
-ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
+Routes = tuple[tuple[str, type[tornado.web.RequestHandler]], ...]
+
+ROUTES: Routes = (
     (r"/ws", websocket.WebSocketHandler),
     (r"/health", health.HealthHandler),
     (r"/ready", health.ReadyHandler),
@@ -123,34 +124,42 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/api/reports/mine", reports.MyReportsHandler),
     (r"/media/avatars/([A-Za-z0-9_-]{1,32}_[0-9]{1,16}\.(?:jpg|jpeg|png|gif|webp))",
      media.AvatarFileHandler),
-]
+)
 
 
-def make_app(node: Node) -> tornado.web.Application:
+def handler_args(services: Services, pattern: str,
+                 handler: type[tornado.web.RequestHandler]) -> dict[str, Any]:
+    """What the route table hands a handler's initialize()."""
+    args: dict[str, Any] = {"services": services, "route": pattern}
+    if handler is openapi.OpenApiHandler:
+        args["routes"] = ROUTES
+    return args
+
+
+def make_app(services: Services) -> tornado.web.Application:
     handlers = [
-        tornado.web.url(pattern, handler, {"node": node, "route": pattern})
+        tornado.web.url(pattern, handler, handler_args(services, pattern, handler))
         # The web app's routes come last (its fallback takes every path the API does not
         # own) and stay out of ROUTES, which is the API's table (OpenAPI, auth matrix).
         for pattern, handler in [*ROUTES, *webapp.ROUTES]
     ]
+    settings = services.settings
     return tornado.web.Application(
         handlers,
         default_handler_class=NotFoundHandler,
-        default_handler_args={"node": node, "route": "unmatched"},
-        cookie_secret=node.settings.cookie_secret,
+        default_handler_args={"services": services, "route": "unmatched"},
+        cookie_secret=settings.cookie_secret,
         xsrf_cookies=True,
-        xsrf_cookie_kwargs={"samesite": "Lax", "secure": node.settings.secure_cookies},
+        xsrf_cookie_kwargs={"samesite": "Lax", "secure": settings.secure_cookies},
         log_function=_log_request,
         compress_response=False,
-        websocket_max_message_size=node.settings.ws_max_frame_bytes,
+        websocket_max_message_size=settings.ws_max_frame_bytes,
         # No websocket_ping_interval: coup/actors/heartbeat.py pings every connection from
         # one loop (PROTOCOL §3) instead of a task per connection.
     )
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
-    import logging
-
     status = handler.get_status()
     request = handler.request
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR

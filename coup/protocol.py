@@ -143,13 +143,15 @@ def encode_reply_with_raw_list(ref: int | str, data: dict[str, Any], key: str,
     return ws_frame(text[:-len(suffix)] + b"[" + b",".join(items) + b"]}}")
 
 
-def encode_error_reply(ref: int | str, code: str, message: str,
-                       retry_after_ms: int | None = None) -> bytes:
+def error_reply_text(ref: int | str, code: str, message: str,
+                     retry_after_ms: int | None = None) -> str:
+    """A failed reply as JSON text, for a connection that has no SessionActor yet."""
     error: dict[str, Any] = {"code": code, "message": message}
     if retry_after_ms is not None:
         error["retry_after_ms"] = retry_after_ms
-    return ws_frame(encode({"event": "reply", "ref": ref, "ok": False, "error": error}))
+    return encode({"event": "reply", "ref": ref, "ok": False, "error": error}).decode("utf-8")
 
 
-def encode_error_push(code: str, message: str) -> bytes:
-    return encode_push("error", {"code": code, "message": message})
+def encode_error_reply(ref: int | str, code: str, message: str,
+                       retry_after_ms: int | None = None) -> bytes:
+    return ws_frame(error_reply_text(ref, code, message, retry_after_ms).encode("utf-8"))

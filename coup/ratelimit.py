@@ -1,9 +1,14 @@
-"""In-memory sliding-window rate limiters for this node (COUP.md §1 item 14).
+"""Every rate limit of a node (COUP.md §1 item 14), in one `Limits` object.
 
-Each limiter keeps, per key, the times of the hits inside its window. Memory is bounded: keys
-whose hits have all left the window are dropped on the next sweep, and a limiter never holds
-more than MAX_KEYS keys (the oldest are evicted first), so a flood of distinct keys cannot grow
-it without bound.
+A limit is either this node's own (`LocalLimit`, an in-memory sliding window: sign-up, login
+per IP, invite look-ups; with several nodes the effective limit is per node) or the cluster's
+(`SharedLimit`, counted through the bus: chat, uploads, password guesses, whichever node the
+request lands on). Reports are counted in the database by the store; their rate is here too.
+
+Each in-memory limiter keeps, per key, the times of the hits inside its window. Memory is
+bounded: keys whose hits have all left the window are dropped on the next sweep, and a limiter
+never holds more than MAX_KEYS keys (the oldest are evicted first), so a flood of distinct keys
+cannot grow it without bound.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
+
+from coup.config import RateLimit, Settings
 
 # Upper bound on tracked keys per limiter; beyond it the least recently hit keys are evicted.
 MAX_KEYS = 100_000
@@ -75,3 +83,55 @@ class SlidingWindowLimiter:
         for key in [k for k, hits in self._hits.items() if not hits or
                     hits[-1] <= now - self.window_seconds]:
             del self._hits[key]
+
+
+class RateStore(Protocol):
+    """Where cluster-wide hits are counted (the bus: a Redis sorted set, or this process)."""
+
+    async def hit_rate(self, key: str, count: int, window_seconds: float) -> float: ...
+
+
+class LocalLimit:
+    """A limit counted on this node only."""
+
+    def __init__(self, rate: RateLimit) -> None:
+        self.rate = rate
+        self._window = SlidingWindowLimiter(rate.count, rate.window_seconds)
+
+    def retry_after(self, key: str) -> float:
+        return self._window.retry_after(key)
+
+    async def hit(self, key: str) -> float:
+        """Record a hit if allowed; 0 when recorded, else the seconds to wait."""
+        return self._window.hit(key)
+
+
+class SharedLimit:
+    """A limit counted across the cluster under `name:key`."""
+
+    def __init__(self, name: str, rate: RateLimit, store: RateStore) -> None:
+        self.name = name
+        self.rate = rate
+        self._store = store
+
+    async def hit(self, key: str) -> float:
+        return await self._store.hit_rate(f"{self.name}:{key}", self.rate.count,
+                                          self.rate.window_seconds)
+
+
+# Wrong current passwords allowed per user (password change and account deletion share it).
+PASSWORD_GUESSES = RateLimit(5, 15 * 60)
+
+
+class Limits:
+    """The node's limits, built from its settings at start. Tests replace one attribute for a
+    while (tests/wsclient.py override_limit)."""
+
+    def __init__(self, settings: Settings, store: RateStore) -> None:
+        self.signup = LocalLimit(settings.signup_rate)
+        self.login_ip = LocalLimit(settings.login_ip_rate)
+        self.invite_lookup = LocalLimit(settings.invite_lookup_rate)
+        self.chat = SharedLimit("chat", settings.chat_rate, store)
+        self.upload = SharedLimit("upload", settings.upload_rate, store)
+        self.password = SharedLimit("password", PASSWORD_GUESSES, store)
+        self.report = settings.report_rate  # counted in the database (coup/store/reports.py)

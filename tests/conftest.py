@@ -8,6 +8,7 @@ missing service fails the run instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import threading
@@ -19,8 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from coup.config import load_settings
+from coup.config import RateLimit, Settings, load_settings
 from coup.node import Node
+from coup.ratelimit import LocalLimit, SharedLimit
+from coup.services import Services
+from coup.store.events import Effects, install_effects_sink, installed_effects_sink
 
 PG_ADMIN_DSN = os.environ.get("COUP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_ORIGIN = "http://app.test"
@@ -130,6 +134,11 @@ class LiveServer:
         self.call(self.node.start())
         self.base_url = f"http://127.0.0.1:{self.node.bound_port}"
 
+    @property
+    def services(self) -> Services:
+        """What the node hands its handlers: the seams tests reach the node through."""
+        return self.node.services
+
     def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         """Run a coroutine on the server's loop (e.g. a store function) and wait for it."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -151,6 +160,58 @@ class LiveServer:
 # 503 of /ready) are not counted. A test that causes INTERNAL on purpose says so:
 # @pytest.mark.expects_5xx.
 EXPECTS_5XX = "expects_5xx"
+
+
+@contextlib.contextmanager
+def override_node_settings(server: LiveServer, **changes: Any) -> Iterator[Settings]:
+    """Replace the node's environment settings (held once, in its status) for a block.
+    Rooms copy the settings when they start, so use a fresh study inside the block."""
+    status = server.services.status
+    saved = status.settings
+    status.settings = saved.with_overrides(**changes)
+    try:
+        yield status.settings
+    finally:
+        status.settings = saved
+
+
+@contextlib.contextmanager
+def override_limit(server: LiveServer, name: str, count: int,
+                   window_seconds: float) -> Iterator[None]:
+    """Give one of the node's rate limits (`Limits` in coup/ratelimit.py: signup, login_ip,
+    invite_lookup, chat, upload, password) another budget for a block, with no hits yet on
+    this node's own limits."""
+    limits = server.services.limits
+    saved = getattr(limits, name)
+    rate = RateLimit(count, window_seconds)
+    replacement: LocalLimit | SharedLimit
+    if isinstance(saved, LocalLimit):
+        replacement = LocalLimit(rate)
+    else:
+        assert isinstance(saved, SharedLimit), f"{name} is not a limit"
+        replacement = SharedLimit(saved.name, rate, server.services.bus)
+    setattr(limits, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(limits, name, saved)
+
+
+@contextlib.contextmanager
+def watching_effects(listener: Any) -> Iterator[None]:
+    """Call `listener(effects)` after the realtime layer with every committed write's effects,
+    for a block (the store hands them to one sink; this wraps it)."""
+    inner = installed_effects_sink()
+
+    async def both(effects: Effects) -> None:
+        await inner(effects)
+        await listener(effects)
+
+    install_effects_sink(both)
+    try:
+        yield
+    finally:
+        install_effects_sink(inner)
 
 
 def pytest_configure(config: pytest.Config) -> None:

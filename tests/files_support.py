@@ -14,7 +14,7 @@ from coup.store.events import CommittedEvent, events_after
 from coup.store.fields import new_id, utcnow
 from coup.store.models import File, FileDownloadLog, Message, Notice, NoticeFile, NoticeView
 from coup.store.system_settings import SETTING_SPECS, store_setting
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, override_node_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 4 + b"%%EOF\n"
@@ -90,20 +90,16 @@ def stored_path(server: LiveServer, study_id: str, file_id: str, extension: str)
 def system_setting(server: LiveServer, key: str, value: Any) -> Iterator[None]:
     """Store a system setting for the length of a block, then put the default back."""
     server.call(store_setting(key, value))
-    server.node.system_settings.invalidate()
+    server.services.system_settings.invalidate()
     try:
         yield
     finally:
         server.call(store_setting(key, SETTING_SPECS[key].default))
-        server.node.system_settings.invalidate()
+        server.services.system_settings.invalidate()
 
 
 @contextmanager
 def node_settings(server: LiveServer, **changes: Any) -> Iterator[None]:
     """Replace the node's environment settings (e.g. the study quota) for a block."""
-    original = server.node.settings
-    server.node.settings = original.with_overrides(**changes)
-    try:
+    with override_node_settings(server, **changes):
         yield
-    finally:
-        server.node.settings = original

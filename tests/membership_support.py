@@ -20,7 +20,7 @@ from coup.store.db import db_task, db_transaction
 from coup.store.events import Effects, RoomRemoval
 from coup.store.fields import new_id, utcnow
 from coup.store.models import Notification, Study, StudyEvent, StudyMember, User
-from tests.conftest import Api, LiveServer
+from tests.conftest import Api, LiveServer, watching_effects
 from tests.conftest import User as ApiUser
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -158,10 +158,8 @@ def make_world(server: LiveServer, api: Api, **fields: Any) -> World:
 def recording_room(server: LiveServer) -> Iterator[Room]:
     """Body of a `room` fixture: record room removals for the length of one test."""
     recorder = Room()
-    server.node.on_effects(recorder)
-    yield recorder
-    # The node has no way to unregister a listener; a stopped recorder costs nothing.
-    recorder.recording = False
+    with watching_effects(recorder):
+        yield recorder
 
 
 def delete(http: httpx.Client, path: str, body: dict[str, Any] | None = None) -> httpx.Response:

@@ -11,6 +11,7 @@ from typing import Any
 
 import tornado.web
 
+from coup.app import handler_args
 from coup.handlers.openapi import OpenApiHandler
 from tests.conftest import LiveServer
 
@@ -29,7 +30,8 @@ async def _add_route(server: LiveServer) -> None:
         return
     app.test_openapi_route = True
     app.add_handlers(r".*$", [tornado.web.url(
-        OPENAPI_PATTERN, OpenApiHandler, {"node": server.node, "route": OPENAPI_PATTERN})])
+        OPENAPI_PATTERN, OpenApiHandler,
+        handler_args(server.services, OPENAPI_PATTERN, OpenApiHandler))])
 
 
 def ensure_openapi_route(server: LiveServer) -> None:

@@ -8,12 +8,18 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from coup.ratelimit import SlidingWindowLimiter
 from coup.store.db import db_task
 from coup.store.fields import utcnow
 from coup.store.models import Session, User
 from coup.store.sessions import hash_token
-from tests.conftest import APP_ORIGIN, Api, LiveServer, error_code
+from tests.conftest import (
+    APP_ORIGIN,
+    Api,
+    LiveServer,
+    error_code,
+    override_limit,
+    override_node_settings,
+)
 
 PASSWORD = "Secret-pass-123"
 
@@ -108,7 +114,7 @@ def test_signup_disabled_setting_is_enforced(client: httpx.Client, server: LiveS
     from coup.store.system_settings import store_setting
 
     server.call(store_setting("allow_signup", False))
-    server.node.system_settings.invalidate()
+    server.services.system_settings.invalidate()
     try:
         response = client.post("/api/auth/signup", json={
             "email": fresh_email(), "password": PASSWORD, "name": "가입불가"})
@@ -116,18 +122,14 @@ def test_signup_disabled_setting_is_enforced(client: httpx.Client, server: LiveS
         assert error_code(response) == "SIGNUP_DISABLED"
     finally:
         server.call(store_setting("allow_signup", True))
-        server.node.system_settings.invalidate()
+        server.services.system_settings.invalidate()
 
 
 def test_signup_rate_limit_per_ip(api: Api, server: LiveServer) -> None:
-    original = server.node.signup_limiter
-    server.node.signup_limiter = SlidingWindowLimiter(2, 3600)
-    try:
+    with override_limit(server, "signup", 2, 3600):
         codes = [api.anonymous().post("/api/auth/signup", json={
             "email": fresh_email(), "password": PASSWORD, "name": "가입제한"}).status_code
             for _ in range(3)]
-    finally:
-        server.node.signup_limiter = original
     assert codes == [201, 201, 429]
 
 
@@ -218,12 +220,9 @@ def test_low_cost_hash_is_rehashed_at_login(api: Api, client: httpx.Client,
 
     user = api.signup()
     server.call(set_user_fields(user.id, password_hash=hash_password(PASSWORD, 4)))
-    server.node.settings = server.node.settings.with_overrides(bcrypt_rounds=5)
-    try:
+    with override_node_settings(server, bcrypt_rounds=5):
         assert client.post("/api/auth/login", json={
             "email": user.email, "password": PASSWORD}).status_code == 200
-    finally:
-        server.node.settings = server.node.settings.with_overrides(bcrypt_rounds=4)
 
     @db_task
     def stored_hash() -> str:

@@ -41,7 +41,7 @@ def recorded_failures(email: str) -> int:
 
 
 def max_login_attempts(server: LiveServer) -> int:
-    return int(server.call(server.node.system_settings.get("max_login_attempts")))
+    return int(server.call(server.services.system_settings.get("max_login_attempts")))
 
 
 def login_burst(base_urls: Sequence[str], email: str,

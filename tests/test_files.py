@@ -308,7 +308,7 @@ def test_a_file_over_its_category_limit_is_cut_off_while_streaming(
 
 def test_a_body_over_the_global_cap_is_refused_without_being_kept(
         server: LiveServer, world: World) -> None:
-    cap = server.call(server.node.system_settings.get("max_file_size")) * MB
+    cap = server.call(server.services.system_settings.get("max_file_size")) * MB
     content_type, body = _multipart_stream("huge.txt", "text/plain", cap + 512 * 1024)
     response = world.owner.http.post(world.path("/files"), content=body,
                                      headers={"Content-Type": content_type})

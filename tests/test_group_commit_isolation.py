@@ -228,7 +228,7 @@ def test_a_message_the_database_refuses_fails_only_its_sender(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # All the rooms' batches go into one transaction, not into a second one beside it.
     monkeypatch.setattr(chat_writer, "SECOND_COMMIT_BACKLOG", 10**9)
-    writer = server.node.registry.chat_writer
+    writer = server.services.realtime.registry.chat_writer
     rooms: list[tuple[dict[str, Any], list[WsClient]]] = []
     for _ in range(5):
         owner = api.signup()

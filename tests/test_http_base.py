@@ -158,11 +158,11 @@ def test_maintenance_mode_blocks_api_but_not_auth(api: Api, server: LiveServer) 
 
     user = api.signup()
     server.call(store_setting("maintenance_mode", True))
-    server.node.system_settings.invalidate()
+    server.services.system_settings.invalidate()
     try:
         assert error_code(user.http.get("/api/users/me")) == "MAINTENANCE"
         assert user.http.get("/api/auth/me").status_code == 200
         assert api.anonymous().get("/api/config").json()["data"]["maintenance_mode"] is True
     finally:
         server.call(store_setting("maintenance_mode", False))
-        server.node.system_settings.invalidate()
+        server.services.system_settings.invalidate()

@@ -129,7 +129,7 @@ def test_bound_messages_state_the_real_bound(server: LiveServer, api: Api) -> No
     owner = api.signup()
     body: dict[str, Any] = {"name": "정원 검사", "emoji": "📚", "category": "개발",
                             "description": "정원의 실제 한도를 알려 줍니다"}
-    cap = server.call(server.node.system_settings.get("max_study_members"))
+    cap = server.call(server.services.system_settings.get("max_study_members"))
     for value in (1, cap + 1, 2**70):
         reason = _fields(owner.http.post("/api/studies", json={**body, "max_members": value}))[
             "max_members"]

@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 
 from coup.errors import ApiError
-from coup.handlers import invites as invite_handlers
-from coup.ratelimit import SlidingWindowLimiter
 from coup.store.db import db_task
 from coup.store.invites import INVITE_ALPHABET, check_invite_code
 from coup.store.models import Study
-from tests.conftest import Api, LiveServer, User, error_code
+from tests.conftest import Api, LiveServer, User, error_code, override_limit
 from tests.test_studies import add_member, assert_no_email, set_study, study_row
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -45,14 +43,10 @@ def _create(owner: User, study_id: str, **body: Any) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def limiter() -> Iterator[None]:
+def limiter(server: LiveServer) -> Iterator[None]:
     """A fresh, roomy look-up limiter per test, so earlier failures never spill over."""
-    saved = invite_handlers.lookup_limiter
-    invite_handlers.lookup_limiter = SlidingWindowLimiter(10_000, 600)
-    try:
+    with override_limit(server, "invite_lookup", 10_000, 600):
         yield
-    finally:
-        invite_handlers.lookup_limiter = saved
 
 
 # --- create, view, regenerate, revoke ---------------------------------------------------------
@@ -270,13 +264,11 @@ def test_joining_with_a_code_uses_it_up(api: Api, server: LiveServer, limiter: N
     assert error_code(api.anonymous().get(f"/api/studies/join/{code}")) == "INVITE_EXHAUSTED"
 
 
-def test_failed_lookups_are_rate_limited_per_ip(api: Api) -> None:
+def test_failed_lookups_are_rate_limited_per_ip(api: Api, server: LiveServer) -> None:
     owner = api.signup()
     study = api.create_study(owner)
     code = _create(owner, study["id"])["invite_code"]
-    saved = invite_handlers.lookup_limiter
-    invite_handlers.lookup_limiter = SlidingWindowLimiter(3, 600)
-    try:
+    with override_limit(server, "invite_lookup", 3, 600):
         for _ in range(5):  # successful look-ups do not count
             assert api.anonymous().get(f"/api/studies/join/{code}").status_code == 200
         for _ in range(3):
@@ -286,5 +278,3 @@ def test_failed_lookups_are_rate_limited_per_ip(api: Api) -> None:
         assert limited.status_code == 429 and error_code(limited) == "RATE_LIMITED"
         assert int(limited.headers["Retry-After"]) >= 1
         assert limited.json()["error"]["details"]["retry_after_ms"] > 0
-    finally:
-        invite_handlers.lookup_limiter = saved

@@ -60,21 +60,16 @@ def unread(user: User) -> int:
 def pushes(server: LiveServer) -> Iterator[list[tuple[str, int]]]:
     """Record what the node is asked to push as `notification:unread-count`."""
     calls: list[tuple[str, int]] = []
+    realtime: Any = server.services.realtime
 
-    async def unread_count_changed(user_id: str, count: int) -> None:
+    def unread_count_changed(user_id: str, count: int, except_session: Any = None) -> None:
         calls.append((user_id, count))
 
-    node: Any = server.node
-    had_hook = "unread_count_changed" in vars(node)
-    previous = vars(node).get("unread_count_changed")
-    node.unread_count_changed = unread_count_changed
+    realtime.unread_count_changed = unread_count_changed
     try:
         yield calls
     finally:
-        if had_hook:
-            node.unread_count_changed = previous
-        else:
-            del node.unread_count_changed
+        del realtime.unread_count_changed
 
 
 # --- list and count ---------------------------------------------------------------------------
@@ -356,10 +351,10 @@ def test_a_failing_push_does_not_fail_the_request(api: Api, server: LiveServer,
     alice = api.signup(name="앨리스")
     [target] = notify(server, alice)
 
-    async def broken(user_id: str, count: int) -> None:
+    def broken(user_id: str, count: int, except_session: Any = None) -> None:
         raise RuntimeError("realtime layer down")
 
-    node: Any = server.node
-    node.unread_count_changed = broken
+    realtime: Any = server.services.realtime
+    realtime.unread_count_changed = broken
     response = alice.http.post(f"/api/notifications/{target}/read")
     assert response.status_code == 200 and response.json()["data"] == {"unread": 0}

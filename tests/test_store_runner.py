@@ -163,7 +163,7 @@ async def run_concurrently(calls: int, occupancy: Occupancy,
 def test_loop_serves_http_while_a_slow_query_runs(server: LiveServer) -> None:
     # /api/config reads settings from the node's cache; warm it so the request needs no worker
     # (SQLite has only the one, and the slow query holds it).
-    server.call(server.node.system_settings.all())
+    server.call(server.services.system_settings.all())
 
     result: Overlap = server.call(overlap_http_with_slow_query(server.base_url))
 

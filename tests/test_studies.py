@@ -14,7 +14,7 @@ from coup.store.db import db_task, db_transaction
 from coup.store.events import Effects, events_after
 from coup.store.fields import new_id, utcnow
 from coup.store.models import AdminRole, Study, StudyMember, User
-from tests.conftest import Api, LiveServer, error_code
+from tests.conftest import Api, LiveServer, error_code, watching_effects
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -73,15 +73,18 @@ def _events(server: LiveServer, study_id: str, since: int = 0) -> list[Any]:
 def _setting(server: LiveServer, key: str, value: Any) -> Iterator[None]:
     old = server.call(system_settings.load_effective_settings())[key]
     server.call(system_settings.store_setting(key, value))
-    server.node.system_settings.invalidate()
+    server.services.system_settings.invalidate()
     try:
         yield
     finally:
         server.call(system_settings.store_setting(key, old))
-        server.node.system_settings.invalidate()
+        server.services.system_settings.invalidate()
 
 
 _captured: dict[int, list[Effects]] = {}
+
+
+_watching: list[Any] = []
 
 
 def _captured_effects(server: LiveServer) -> list[Effects]:
@@ -93,7 +96,11 @@ def _captured_effects(server: LiveServer) -> list[Effects]:
         async def capture(effects: Effects) -> None:
             _captured[key].append(effects)
 
-        server.node.on_effects(capture)
+        # Kept for the rest of the session (the context is held, never left): later tests
+        # read what they wrote from the list.
+        watching = watching_effects(capture)
+        watching.__enter__()
+        _watching.append(watching)
     return _captured[key]
 
 

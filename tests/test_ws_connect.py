@@ -272,9 +272,9 @@ def test_hello_comes_before_any_push(api: Api, server: LiveServer,
     import asyncio
     import threading
 
-    from coup.handlers import websocket as websocket_module
+    from coup.actors import realtime as realtime_module
 
-    real_unread_count = websocket_module.unread_count
+    real_unread_count = realtime_module.unread_count
 
     async def slow_unread_count(user_id: str) -> int:
         await asyncio.sleep(1.0)
@@ -282,7 +282,7 @@ def test_hello_comes_before_any_push(api: Api, server: LiveServer,
 
     owner = api.signup()
     study = api.create_study(owner, auto_approve=False)
-    monkeypatch.setattr(websocket_module, "unread_count", slow_unread_count)
+    monkeypatch.setattr(realtime_module, "unread_count", slow_unread_count)
     opened: list[WsClient] = []
     thread = threading.Thread(target=lambda: opened.append(WsClient.open(server, owner.token)))
     thread.start()

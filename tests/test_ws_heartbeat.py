@@ -16,7 +16,7 @@ INTERVAL = 1.0
 
 
 def beat(server: LiveServer) -> int:
-    heartbeat = server.node.registry.heartbeat
+    heartbeat = server.services.realtime.registry.heartbeat
 
     async def one_beat() -> int:
         return await heartbeat.beat(asyncio.get_running_loop().time())
@@ -25,7 +25,7 @@ def beat(server: LiveServer) -> int:
 
 
 def test_a_silent_peer_is_closed_and_a_live_one_is_kept(api: Api, server: LiveServer) -> None:
-    heartbeat = server.node.registry.heartbeat
+    heartbeat = server.services.realtime.registry.heartbeat
     saved = heartbeat.interval
     heartbeat.interval = INTERVAL  # beats are driven by hand below, at this spacing
     live_user, silent_user = api.signup(name="살아있음"), api.signup(name="조용함")
@@ -64,7 +64,7 @@ class FakeConnection:
         self.pings = 0
         self.closed_with: tuple[Any, ...] | None = None
 
-    def ping(self) -> None:
+    def send_ping(self) -> None:
         self.pings += 1
         self.heard_at = asyncio.get_running_loop().time()  # answers at once
 

@@ -252,7 +252,7 @@ def test_a_post_queued_when_the_room_is_passivated_is_still_answered(
     must still be written or refused, never dropped without an answer."""
     owner = api.signup()
     study = api.create_study(owner)
-    registry = server.node.registry
+    registry = server.services.realtime.registry
 
     async def post_while_passivating() -> tuple[Any, Any]:
         room = await registry.room_for(study["id"])

@@ -112,7 +112,7 @@ def test_a_slow_consumer_is_closed_1013_and_the_room_keeps_up(api: Api,
     owner = api.signup()
     study = api.create_study(owner)
     watcher, sleeper = member_of(api, study), member_of(api, study)
-    registry = server.node.registry
+    registry = server.services.realtime.registry
     with chat_limit(server, 100_000), \
             override_settings(server, ws_outbound_max_bytes=16_384, ws_outbound_max_frames=16), \
             WsClient.open(server, owner.token) as flooder, \

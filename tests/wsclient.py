@@ -24,7 +24,7 @@ from coup.store.db import db_task, db_transaction
 from coup.store.fields import new_id, utcnow
 from coup.store.models import File, Message, Notification, Study, StudyEvent, User
 from coup.store.models import Session as LoginSession
-from tests.conftest import APP_ORIGIN, Api, LiveServer
+from tests.conftest import APP_ORIGIN, Api, LiveServer, override_limit, override_node_settings
 from tests.conftest import User as TestUser
 
 # Close codes a test may see; anything else is a surprise.
@@ -249,41 +249,24 @@ def say(ws: WsClient, study_id: str, content: str, client_id: str | None = None
 
 @contextlib.contextmanager
 def override_settings(server: LiveServer, **changes: Any) -> Iterator[None]:
-    """Replace the node's (and the actor registry's) settings for the duration of a test.
+    """Replace the node's settings for the duration of a test (held once: the handlers, the
+    registry and its sessions all read them from the node's status).
 
     Rooms copy the settings when they start, so use a fresh study inside the block."""
-    node = server.node
-    registry = node.registry
-    assert registry is not None
-    saved_node, saved_registry = node.settings, registry.settings
-    node.settings = saved_node.with_overrides(**changes)
-    registry.settings = saved_registry.with_overrides(**changes)
-    try:
+    with override_node_settings(server, **changes):
         yield
-    finally:
-        node.settings, registry.settings = saved_node, saved_registry
 
 
 @contextlib.contextmanager
 def chat_limit(server: LiveServer, count: int, window_seconds: float = 10.0) -> Iterator[None]:
-    """Swap the shared chat limiter (REST + WebSocket) for one with another budget."""
-    from coup.config import RateLimit
-    from coup.ratelimit import SlidingWindowLimiter
-
-    registry = server.node.registry
-    assert registry is not None
-    saved = registry.chat_limiter
-    registry.chat_limiter = SlidingWindowLimiter(count, window_seconds)
-    try:
-        with override_settings(server, chat_rate=RateLimit(count, window_seconds)):
-            yield
-    finally:
-        registry.chat_limiter = saved
+    """Give the shared chat limit (REST + WebSocket) another budget."""
+    with override_limit(server, "chat", count, window_seconds):
+        yield
 
 
 def passivate_idle_rooms(server: LiveServer) -> list[str]:
     """Stop every room that has no session, so the next join starts from the database."""
-    registry = server.node.registry
+    registry = server.services.realtime.registry
     assert registry is not None
     return server.call(registry.collect_garbage(idle_seconds=0))
 
@@ -291,7 +274,7 @@ def passivate_idle_rooms(server: LiveServer) -> list[str]:
 def passivate_room(server: LiveServer, study_id: str, timeout: float = 5) -> None:
     """Wait until the study's room is idle and stop it (patch the reconnect grace short
     first: a pending offline timer keeps a room alive)."""
-    registry = server.node.registry
+    registry = server.services.realtime.registry
     assert registry is not None
     deadline = time.monotonic() + timeout
     while registry.active_room(study_id) is not None:

@@ -12,15 +12,13 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from coup.actors.messages import Member
 from coup.bus.base import Bus, CallFullError
+from coup.config import Settings
 from coup.errors import ApiError, BadRequest, Conflict, NotFound
 from coup.store.fields import new_id
-
-if TYPE_CHECKING:
-    from coup.actors.session import SessionActor
-    from coup.config import Settings
 
 # TURN credentials stay valid this long (coturn REST scheme).
 TURN_CREDENTIAL_SECONDS = 3600
@@ -61,7 +59,7 @@ class Call:
         self.study_id = study_id
         self.settings = settings
         self.bus = bus
-        self.local: dict[str, SessionActor] = {}  # this node's participants
+        self.local: dict[str, Member] = {}  # this node's participants
 
     async def view(self) -> dict[str, Any] | None:
         participants = await self.bus.call_participants(self.study_id)
@@ -70,7 +68,7 @@ class Call:
         return {"participants": [participant_view(sid, info)
                                  for sid, info in participants.items()]}
 
-    async def join(self, session: SessionActor) -> tuple[dict[str, Any], bool]:
+    async def join(self, session: Member) -> tuple[dict[str, Any], bool]:
         """Returns the reply and whether the session is new in the call."""
         info = {"user": session.user, "audio": True, "video": True, "screen": False,
                 "speaking": False}
@@ -85,13 +83,13 @@ class Call:
                  "ice_servers": ice_servers(self.settings, session.user_id)}
         return reply, not already
 
-    async def leave(self, session: SessionActor) -> bool:
+    async def leave(self, session: Member) -> bool:
         if self.local.pop(session.session_id, None) is None:
             return False
         await self.bus.call_leave(self.study_id, session.session_id)
         return True
 
-    async def participant(self, session: SessionActor) -> dict[str, Any]:
+    async def participant(self, session: Member) -> dict[str, Any]:
         if session.session_id not in self.local:
             raise NotFound(message="join the call first (video:join-room)")
         participants = await self.bus.call_participants(self.study_id)
@@ -102,7 +100,7 @@ class Call:
             await self.bus.call_update(self.study_id, session.session_id, info)
         return info
 
-    async def relay_target(self, session: SessionActor, event: str,
+    async def relay_target(self, session: Member, event: str,
                            data: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """Validate an offer/answer/candidate: (target session, its node, payload)."""
         if session.session_id not in self.local:
@@ -131,7 +129,7 @@ class Call:
             raise NotFound(message="that session is not in the call")
         return target_id, target["node"], payload
 
-    async def set_state(self, session: SessionActor, event: str,
+    async def set_state(self, session: Member, event: str,
                         data: dict[str, Any]) -> dict[str, Any]:
         """Apply a toggle; returns the video:peer-state payload for the others."""
         info = await self.participant(session)
@@ -153,7 +151,7 @@ class Call:
                 "audio": info["audio"], "video": info["video"], "screen": info["screen"],
                 "speaking": info["speaking"]}
 
-    def chat_payload(self, session: SessionActor, data: dict[str, Any]) -> dict[str, Any]:
+    def chat_payload(self, session: Member, data: dict[str, Any]) -> dict[str, Any]:
         text = data.get("message")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_CALL_CHAT_CHARS:
             raise BadRequest(message="message must be 1-500 characters")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from coup import metrics, protocol
 
@@ -28,7 +28,7 @@ PINGS_PER_SLICE = 500
 class Pingable(Protocol):
     heard_at: float
 
-    def ping(self) -> None: ...
+    def send_ping(self) -> None: ...
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
@@ -76,8 +76,8 @@ class Heartbeat:
         return closed
 
 
-def _ping(connection: Any) -> None:
+def _ping(connection: Pingable) -> None:
     try:
-        connection.ping()
+        connection.send_ping()
     except Exception:  # one broken connection must not stop the beat for the others
         log.exception("ping failed for %r", connection)

@@ -3,6 +3,9 @@
 Messages are small immutable values. A `reply` callable, where present, is called exactly once
 by the receiving actor, synchronously, so the caller's reply frame is written in order with the
 frames the same actor writes next.
+
+A room sees a session only as a `Member` (what it needs of one), so neither actor module
+imports the other's class.
 """
 
 from __future__ import annotations
@@ -10,14 +13,59 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from coup.actors.session import SessionActor
-    from coup.store.chat import MessageDraft, WriteOutcome
-    from coup.store.events import CommittedEvent
+from coup.store.chat import MessageDraft, WriteOutcome
+from coup.store.events import CommittedEvent
 
-Reply = Callable[[Any, BaseException | None], None]
+
+class Member(Protocol):
+    """A session as a room sees it: who it is and how to write to it."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def user(self) -> dict[str, Any]: ...
+
+    def push(self, frame: bytes, droppable: bool = False, frames: int = 1) -> bool: ...
+
+    def push_event(self, event: str, data: Any) -> None: ...
+
+    def reply(self, ref: int | str | None, data: Any) -> None: ...
+
+    def reply_error(self, ref: int | str | None, error: BaseException) -> None: ...
+
+    def removed_from_room(self, study_id: str) -> None:
+        """The room took this session out (it already sent study:removed or study:rejoin)."""
+
+
+# --- to a SessionActor --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One text frame from the client, not yet decoded."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    """Close the connection with a PROTOCOL close code (revocation, slow consumer, ...)."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRemoved:
+    """The room removed this session (kick, leave, deletion); it already sent study:removed."""
+
+    study_id: str
 
 
 # --- to a RoomActor -----------------------------------------------------------------------------
@@ -56,7 +104,7 @@ class JoinAttempt:
 class JoinRoom:
     """Add a session to the room; the reply carries seq, online users, call and missed events."""
 
-    session: SessionActor
+    session: Member
     since: int | None
     attempt: JoinAttempt
 
@@ -65,7 +113,7 @@ class JoinRoom:
 class LeaveRoom:
     """Remove a session from the room (study:leave or a closed socket)."""
 
-    session: SessionActor
+    session: Member
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +123,6 @@ class PostMessage:
     draft: MessageDraft
     reply: Callable[[WriteOutcome | None, BaseException | None], None]
     received_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class BatchCommitted:
-    """The room's group commit finished: answer the senders (sent by the room to itself)."""
-
-    posts: list[PostMessage]
-    outcomes: list[WriteOutcome] | None
-    error: BaseException | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +142,7 @@ class RemoveFromRoom:
 
 @dataclass(frozen=True, slots=True)
 class SetTyping:
-    session: SessionActor
+    session: Member
     is_typing: bool
 
 
@@ -125,7 +164,7 @@ class UserWentOffline:
 class CallCommand:
     """A video signalling frame for the room's call (PROTOCOL §8)."""
 
-    session: SessionActor
+    session: Member
     event: str
     data: dict[str, Any]
     ref: int | str | None

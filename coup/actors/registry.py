@@ -8,8 +8,9 @@ Node-local state lives in these few maps, each with named add/get/remove functio
 - `user_sessions`: user id -> that user's SessionActors here (per-user pushes, limits);
 - `login_sessions`: login session id -> the SessionActors it authenticated (revocation).
 
-It is also where committed effects from the store arrive on this node and are routed: events
-and removals to rooms, notifications to users, revocations to sockets.
+Besides the maps: activation, the GC and the drain (centrifuge's Hub). What arrives from the
+store or the bus is routed by the front door (coup/actors/realtime.py), which reads these maps.
+The registry is what a room needs of its node (`RoomHost`).
 """
 
 from __future__ import annotations
@@ -18,31 +19,20 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
 
 from coup import metrics, protocol
 from coup.actors.chat_writer import ChatWriter
 from coup.actors.heartbeat import Heartbeat
-from coup.actors.messages import (
-    CallParticipantGone,
-    CheckHead,
-    EventsCommitted,
-    PresenceGone,
-    RemoveFromRoom,
-    RoomPush,
-)
 from coup.actors.room import RECONNECT_GRACE_SECONDS, RoomActor
-from coup.actors.runtime import ActorRef, start_actor, stop_actor
-from coup.bus.base import Bus, BusMessage
-from coup.ratelimit import SlidingWindowLimiter
-from coup.store.events import CommittedEvent, Effects
-from coup.store.notifications import unread_count
-
-if TYPE_CHECKING:
-    from coup.actors.session import SessionActor
-    from coup.config import Settings
-    from coup.store.chat import CursorMove
+from coup.actors.runtime import start_actor, stop_actor
+from coup.actors.session import RoomRef, SessionActor
+from coup.bus.base import Bus
+from coup.bus.messages import CloseConnection, StudyPush
+from coup.config import Settings
+from coup.ratelimit import Limits
+from coup.status import NodeStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +41,38 @@ ROOM_IDLE_SECONDS = 60.0
 # How often the GC looks for idle rooms and dead sessions.
 GC_INTERVAL_SECONDS = 30.0
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 
 class Registry:
-    def __init__(self, settings: Settings, bus: Bus) -> None:
-        self.settings = settings
+    def __init__(self, status: NodeStatus, bus: Bus, limits: Limits) -> None:
+        self._status = status
         self.bus = bus
-        self.rooms: dict[str, ActorRef] = {}
+        self.limits = limits
+        self.rooms: dict[str, RoomRef] = {}
         self.sessions: dict[str, SessionActor] = {}
         self.user_sessions: dict[str, set[SessionActor]] = defaultdict(set)
         self.login_sessions: dict[str, set[SessionActor]] = defaultdict(set)
-        # Shared by REST and WebSocket chat (COUP.md §7.7): one budget per user and study.
-        self.chat_limiter = SlidingWindowLimiter(settings.chat_rate.count,
-                                                 settings.chat_rate.window_seconds)
         self.chat_writer = ChatWriter()
         self._passivating: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
-        self.settings_listeners: list[Any] = []
         self.draining = False
         self._gc_task: asyncio.Task[None] | None = None
-        self.heartbeat = Heartbeat(settings.ws_heartbeat_ms / 1000,
+        self.heartbeat = Heartbeat(self.settings.ws_heartbeat_ms / 1000,
                                    lambda: (s.connection for s in self.sessions.values()))
         # (study, user) whose presence a draining node leaves until the grace period ends.
         self._offline_after_grace: list[tuple[str, str]] = []
+
+    @property
+    def settings(self) -> Settings:
+        return self._status.settings
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._gc_task = asyncio.get_running_loop().create_task(self._gc_forever())
         self.heartbeat.start()
-        await self.bus.start(self.on_bus_message, self.on_bus_reconnected)
-        if hasattr(self.bus, "on_node_dead"):
-            self.bus.on_node_dead = self.on_node_dead
 
     async def drain(self, timeout: float) -> None:
         """PROTOCOL §10: finish queued frames, flush every room's pending chat to the
@@ -111,9 +102,8 @@ class Registry:
         for study_id, user_id in self._offline_after_grace:
             if (await self.bus.presence_leave(study_id, user_id)).became_offline:
                 metrics.PRESENCE_CHANGES.labels("offline").inc()
-                self.bus.publish_study(study_id, {
-                    "t": "push", "study_id": study_id, "event": "user:offline",
-                    "data": {"study_id": study_id, "user_id": user_id}})
+                self.bus.publish_study(study_id, StudyPush(
+                    study_id, "user:offline", {"study_id": study_id, "user_id": user_id}))
         self._offline_after_grace.clear()
 
     async def stop(self) -> None:
@@ -125,29 +115,28 @@ class Registry:
             await stop_actor(session.ref)
         for study_id in list(self.rooms):
             await self._stop_room(study_id)
-        await self.bus.stop()
 
     # --- rooms --------------------------------------------------------------------------------
 
-    async def room_for(self, study_id: str) -> ActorRef:
+    async def room_for(self, study_id: str) -> RoomRef:
         """The study's RoomActor on this node, started on demand."""
         room = self.rooms.get(study_id)
         if room is not None and room.alive:
             return room
         return self._start_room(study_id, None)
 
-    def active_room(self, study_id: str) -> ActorRef | None:
+    def active_room(self, study_id: str) -> RoomRef | None:
         room = self.rooms.get(study_id)
         return room if room is not None and room.alive else None
 
-    def _start_room(self, study_id: str, resume_from_seq: int | None) -> ActorRef:
+    def _start_room(self, study_id: str, resume_from_seq: int | None) -> RoomRef:
         room = start_actor(RoomActor(self, study_id, resume_from_seq))
         self.rooms[study_id] = room
         metrics.ACTIVE_ROOMS.set(len(self.rooms))
         room.stopped.add_done_callback(lambda _: self._room_stopped(study_id, room))
         return room
 
-    def _room_stopped(self, study_id: str, room: ActorRef) -> None:
+    def _room_stopped(self, study_id: str, room: RoomRef) -> None:
         if self.rooms.get(study_id) is room:
             del self.rooms[study_id]
             metrics.ACTIVE_ROOMS.set(len(self.rooms))
@@ -155,17 +144,15 @@ class Registry:
             return
         # Supervision: a room that stopped on its own lost its state; its sessions are told to
         # join again with `since`, which recovers every event they have not seen.
-        actor: RoomActor = room.actor  # type: ignore[assignment]
+        actor = room.actor
         if actor.sessions:
             log.warning("room %s stopped unexpectedly; %d sessions told to rejoin", study_id,
                         len(actor.sessions))
         frame = protocol.encode_push("study:rejoin", {"study_id": study_id,
                                                       "seq": actor.last_seq})
-        from coup.actors.session import RoomRemoved
-
         for session in actor.sessions.values():
             session.push(frame)
-            session.ref.tell_system(RoomRemoved(study_id))
+            session.removed_from_room(study_id)
 
     async def _stop_room(self, study_id: str) -> None:
         room = self.rooms.get(study_id)
@@ -177,8 +164,8 @@ class Registry:
         finally:
             self._passivating.discard(study_id)
 
-    def rooms_of_user(self, user_id: str) -> list[ActorRef]:
-        rooms: dict[str, ActorRef] = {}
+    def rooms_of_user(self, user_id: str) -> list[RoomRef]:
+        rooms: dict[str, RoomRef] = {}
         for session in self.user_sessions.get(user_id, ()):
             rooms.update(session.rooms)
         return list(rooms.values())
@@ -201,13 +188,12 @@ class Registry:
                                                   self.settings.ws_max_sessions_per_user)
         for node_id, session_id in excess:
             if node_id == self.bus.node_id:
-                self._close_session(session.user_id, session_id, "too many connections")
+                self.close_session(session.user_id, session_id, "too many connections")
             else:
-                self.bus.publish_node(node_id, {"t": "close_session", "session_id": session_id,
-                                                "user_id": session.user_id,
-                                                "reason": "too many connections"})
+                self.bus.publish_node(node_id, CloseConnection(session.user_id, session_id,
+                                                               "too many connections"))
 
-    def _close_session(self, user_id: str, session_id: str, reason: str) -> None:
+    def close_session(self, user_id: str, session_id: str, reason: str) -> None:
         old = self.sessions.get(session_id)
         if old is not None:
             old.close(protocol.WS_1008_POLICY_VIOLATION, reason)
@@ -236,167 +222,7 @@ class Registry:
         for session in list(self.user_sessions.get(user_id, ())):
             session.close(protocol.WS_1008_POLICY_VIOLATION, reason)
 
-    # --- presence -----------------------------------------------------------------------------
-
-    async def online_in_study(self, study_id: str, local_online: dict[str, int]) -> set[str]:
-        """Users with a session in the study's room on any node (CHAT notification rule)."""
-        return set(local_online) | set(await self.bus.online_users(study_id))
-
-    async def hit_chat_rate(self, user_id: str, study_id: str) -> float:
-        """The chat budget of a user in a study, shared by REST and WebSocket on every node."""
-        rate = self.settings.chat_rate
-        if self.bus.kind == "MemoryBus":
-            return self.chat_limiter.hit(f"{user_id}:{study_id}")
-        return await self.bus.hit_rate(f"chat:{study_id}:{user_id}", rate.count,
-                                       rate.window_seconds)
-
-    # --- routing committed effects ------------------------------------------------------------
-
-    async def deliver_effects(self, effects: Effects) -> None:
-        """Committed events to their rooms (in seq order), then notifications, then removals."""
-        by_study: dict[str, list[Any]] = defaultdict(list)
-        for event in effects.events:
-            by_study[event.study_id].append(event)
-        for study_id, events in by_study.items():
-            self._events_to_room(study_id, events)
-            self.bus.publish_study(study_id, {
-                "t": "events", "study_id": study_id,
-                "events": [[e.seq, e.type, e.payload, e.committed_at] for e in events]})
-        for push in effects.notifications:
-            self.push_to_user(push.user_id, "notification:new", {"notification": push.notification})
-            self.bus.publish_user(push.user_id, {"t": "user_push", "user_id": push.user_id,
-                                                 "event": "notification:new",
-                                                 "data": {"notification": push.notification}})
-        for removal in effects.removals:
-            self._remove_from_room(removal.study_id, removal.user_id, removal.reason)
-            self.bus.publish_study(removal.study_id, {
-                "t": "remove", "study_id": removal.study_id, "user_id": removal.user_id,
-                "reason": removal.reason})
-
-    def _events_to_room(self, study_id: str, events: list[CommittedEvent]) -> None:
-        room = self.active_room(study_id)
-        if room is not None:
-            room.tell_system(EventsCommitted(events))
-
-    def _remove_from_room(self, study_id: str, user_id: str | None, reason: str) -> None:
-        room = self.active_room(study_id)
-        if room is not None:
-            room.tell_system(RemoveFromRoom(user_id, reason))
-
-    def push_to_user(self, user_id: str, event: str, data: Any,
-                     except_session: SessionActor | None = None) -> None:
-        sessions = self.user_sessions.get(user_id)
-        if not sessions:
-            return
-        frame = protocol.encode_push(event, data)
-        for session in sessions:
-            if session is not except_session:
-                session.push(frame)
-
-    def push_unread_count(self, user_id: str, unread: int,
-                          except_session: SessionActor | None = None) -> None:
-        self.push_to_user(user_id, "notification:unread-count", {"unread": unread},
-                          except_session)
-        self.bus.publish_user(user_id, {"t": "user_push", "user_id": user_id,
-                                        "event": "notification:unread-count",
-                                        "data": {"unread": unread}})
-
-    def revoke_everywhere(self, login_session_ids: list[str], reason: str) -> None:
-        """Close the revoked sessions' sockets here and on every other node (within 1 s)."""
-        self.close_login_sessions(login_session_ids, reason)
-        self.bus.publish_all({"t": "revoke", "sessions": login_session_ids, "reason": reason})
-
-    async def after_cursor_move(self, room: ActorRef | None, study_id: str, user_id: str,
-                                moved: CursorMove) -> None:
-        """chat:message-read to the room when the cursor moved; unread count when the CHAT
-        notification was marked read (COUP.md §7.7, §8.2)."""
-        if moved.moved:
-            data = {"study_id": study_id, "user_id": user_id, "seq": moved.last_read_seq}
-            room = room or self.active_room(study_id)
-            if room is not None:
-                room.tell_system(RoomPush("chat:message-read", data))
-            self.bus.publish_study(study_id, {"t": "push", "study_id": study_id,
-                                              "event": "chat:message-read", "data": data})
-        if moved.chat_notification_read:
-            self.push_unread_count(user_id, await unread_count(user_id))
-
-    # --- messages from other nodes --------------------------------------------------------------
-
-    def on_bus_message(self, message: BusMessage) -> None:
-        kind = message.get("t")
-        if kind == "events":
-            events = [CommittedEvent(message["study_id"], seq, event_type, payload, committed)
-                      for seq, event_type, payload, committed in message["events"]]
-            self._events_to_room(message["study_id"], events)
-        elif kind == "push":
-            room = self.active_room(message["study_id"])
-            if room is not None:
-                room.tell_system(RoomPush(message["event"], message["data"],
-                                          message.get("except_user"),
-                                          message.get("except_session"),
-                                          bool(message.get("call_only")),
-                                          bool(message.get("droppable"))))
-        elif kind == "remove":
-            self._remove_from_room(message["study_id"], message.get("user_id"), message["reason"])
-        elif kind == "user_push":
-            self.push_to_user(message["user_id"], message["event"], message["data"])
-        elif kind == "revoke":
-            self.close_login_sessions(message["sessions"], message["reason"])
-        elif kind == "close_session":
-            self._close_session(message["user_id"], message["session_id"],
-                                message.get("reason", ""))
-        elif kind == "relay":
-            session = self.sessions.get(message["session_id"])
-            if session is not None:
-                session.push_event(message["event"], message["data"])
-        elif kind == "presence":
-            self.on_node_dead([(message["study_id"], message["user_id"])], [], publish=False)
-        elif kind == "call_left":
-            self.on_node_dead([], [(message["study_id"], message["session_id"],
-                                    {"user": {"id": message.get("user_id")}})], publish=False)
-        elif kind == "check_heads":
-            self.on_bus_reconnected()
-        elif kind == "settings":
-            for listener in self.settings_listeners:
-                listener()
-        else:
-            log.warning("unknown bus message type %r", kind)
-
-    def on_bus_reconnected(self) -> None:
-        """After a bus outage every room compares its seq with the database (gap repair)."""
-        for room in self.rooms.values():
-            room.tell_system(CheckHead())
-
-    def on_node_dead(self, offline: list[tuple[str, str]],
-                     calls: list[tuple[str, str, dict[str, Any]]], *,
-                     publish: bool = True) -> None:
-        """A node died: its users went offline and its call participants left; rooms here
-        also re-check their seq, in case the dead node committed events it never published."""
-        by_study: dict[str, list[str]] = defaultdict(list)
-        for study_id, user_id in offline:
-            by_study[study_id].append(user_id)
-            if publish:
-                self.bus.publish_study(study_id, {"t": "presence", "study_id": study_id,
-                                                  "user_id": user_id})
-        for study_id, user_ids in by_study.items():
-            room = self.active_room(study_id)
-            if room is not None:
-                room.tell_system(PresenceGone(tuple(user_ids)))
-        for study_id, session_id, info in calls:
-            user_id = (info.get("user") or {}).get("id")
-            room = self.active_room(study_id)
-            if room is not None:
-                room.tell_system(CallParticipantGone(session_id, user_id))
-            if publish:
-                self.bus.publish_study(study_id, {"t": "call_left", "study_id": study_id,
-                                                  "session_id": session_id, "user_id": user_id})
-        if publish:
-            # Only this node ran the cleanup: every other survivor must also repair the gaps
-            # the dead node may have left (events committed but never published).
-            self.bus.publish_all({"t": "check_heads"})
-            self.on_bus_reconnected()
-
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -416,7 +242,7 @@ class Registry:
         started = time.perf_counter()
         now = time.monotonic()
         idle = [study_id for study_id, room in self.rooms.items()
-                if room.actor.idle and now - room.actor.idle_since >= idle_seconds]  # type: ignore[attr-defined]
+                if room.actor.idle and now - room.actor.idle_since >= idle_seconds]
         for study_id in idle:
             await self._stop_room(study_id)
         dead = [s for s in self.sessions.values() if not s.ref.alive]
@@ -430,7 +256,7 @@ class Registry:
         return idle
 
 
-def _discard(index: dict[str, set[Any]], key: str, value: Any) -> None:
+def _discard(index: dict[K, set[V]], key: K, value: V) -> None:
     values = index.get(key)
     if values is not None:
         values.discard(value)

@@ -18,10 +18,11 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from coup import metrics, protocol
 from coup.actors.call import Call
+from coup.actors.chat_writer import ChatWriter
 from coup.actors.messages import (
     CallCommand,
     CallParticipantGone,
@@ -29,6 +30,7 @@ from coup.actors.messages import (
     EventsCommitted,
     JoinRoom,
     LeaveRoom,
+    Member,
     PostMessage,
     PresenceGone,
     RemoveFromRoom,
@@ -39,16 +41,16 @@ from coup.actors.messages import (
     UserWentOffline,
 )
 from coup.actors.runtime import Actor, handles
+from coup.bus.base import Bus
+from coup.bus.messages import Relay, StudyPush
+from coup.config import Settings
 from coup.errors import ApiError, RateLimited
+from coup.ratelimit import Limits
 from coup.store import chat as chat_store
 from coup.store import events as event_store
 from coup.store import realtime_queries
 from coup.store.chat_batch import StudyBatch
 from coup.store.events import CommittedEvent
-
-if TYPE_CHECKING:
-    from coup.actors.registry import Registry
-    from coup.actors.session import SessionActor
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +68,38 @@ TYPING_THROTTLE_SECONDS = 3.0
 RECENT_CLIENT_IDS_KEPT = 2048
 
 
+class RoomHost(Protocol):
+    """What a room needs of the node it runs on (the registry)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def bus(self) -> Bus: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def chat_writer(self) -> ChatWriter: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+    def offline_after_grace(self, study_id: str, user_ids: list[str]) -> None:
+        """A draining node reports these users offline only if they do not come back."""
+
+
 class RoomActor(Actor):
     kind = "room"
     mailbox_size = 4096
 
-    def __init__(self, registry: Registry, study_id: str, resume_from_seq: int | None = None):
-        self.registry = registry
-        self.bus = registry.bus
+    def __init__(self, host: RoomHost, study_id: str, resume_from_seq: int | None = None):
+        self.host = host
+        self.bus = host.bus
         self.study_id = study_id
-        self.settings = registry.settings
-        self.sessions: dict[str, SessionActor] = {}
+        self.settings = host.settings
+        self.sessions: dict[str, Member] = {}
         self.online: dict[str, int] = {}  # user id -> number of local sessions in the room
         self.users: dict[str, dict[str, Any]] = {}  # user id -> UserSummary
         self._offline_timers: dict[str, asyncio.TimerHandle] = {}
@@ -94,7 +118,7 @@ class RoomActor(Actor):
         # _recent (already encoded once for delivery), or from the database when it is gone.
         self._client_ids: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._in_flight: dict[tuple[str, str], list[PostMessage]] = {}
-        self.call = Call(study_id, self.settings, registry.bus)
+        self.call = Call(study_id, self.settings, host.bus)
         self.idle_since = time.monotonic()
 
     def __repr__(self) -> str:
@@ -123,7 +147,7 @@ class RoomActor(Actor):
             timer.cancel()
         if self._flush_task is not None:
             await asyncio.gather(self._flush_task, return_exceptions=True)
-        draining = self.registry.draining
+        draining = self.host.draining
         for session in list(self.sessions.values()):
             await self._detach(session, grace=draining)
         for timer in self._offline_timers.values():
@@ -132,7 +156,7 @@ class RoomActor(Actor):
         if draining:
             # PROTOCOL §6 and §10: these users reconnect to another node within the grace
             # period; the registry reports offline only those who do not.
-            self.registry.offline_after_grace(self.study_id, leaving)
+            self.host.offline_after_grace(self.study_id, leaving)
         else:
             for user_id in leaving:
                 await self._went_offline(user_id)
@@ -176,7 +200,7 @@ class RoomActor(Actor):
             self._room_push("user:online", {"study_id": self.study_id, "user": session.user},
                             except_user=session.user_id)
 
-    async def _seat(self, session: SessionActor, ref: int | str | None,
+    async def _seat(self, session: Member, ref: int | str | None,
                     missed: list[bytes],
                     recovered: bool) -> tuple[bool, list[dict[str, Any]]]:
         """Add a claimed join's session to the room and answer it; (announce online, online)."""
@@ -218,7 +242,7 @@ class RoomActor(Actor):
     async def on_leave(self, message: LeaveRoom) -> None:
         await self._detach(message.session, grace=True)
 
-    async def _detach(self, session: SessionActor, *, grace: bool) -> None:
+    async def _detach(self, session: Member, *, grace: bool) -> None:
         if self.sessions.pop(session.session_id, None) is None:
             return
         if await self.call.leave(session):
@@ -277,7 +301,7 @@ class RoomActor(Actor):
         for session in removed:
             session.push(frame)
             await self._detach(session, grace=False)
-            session.ref.tell_system(_room_removed(self.study_id))
+            session.removed_from_room(self.study_id)
 
     # --- durable events -----------------------------------------------------------------------
 
@@ -374,7 +398,8 @@ class RoomActor(Actor):
         if waiting is not None:  # a retry of a message still being written
             waiting.append(message)
             return
-        wait = await self.registry.hit_chat_rate(draft.user_id, self.study_id)
+        # Shared by REST and WebSocket on every node (COUP.md §7.7).
+        wait = await self.host.limits.chat.hit(f"{self.study_id}:{draft.user_id}")
         if wait:
             # Idempotency comes before the rate limit (COUP.md §7.7): a retry of a message
             # this room no longer remembers is answered from the database, not refused.
@@ -409,10 +434,11 @@ class RoomActor(Actor):
         try:
             while self._pending:
                 posts, self._pending = self._pending, []
-                online = frozenset(await self.registry.online_in_study(self.study_id,
-                                                                       self.online))
+                # Users with a session in the room on any node (the CHAT notification rule).
+                online = frozenset(self.online) | frozenset(
+                    await self.bus.online_users(self.study_id))
                 try:
-                    outcomes = await self.registry.chat_writer.write(
+                    outcomes = await self.host.chat_writer.write(
                         StudyBatch(self.study_id, [p.draft for p in posts], online))
                 except Exception as exc:
                     if not isinstance(exc, ApiError):
@@ -482,10 +508,8 @@ class RoomActor(Actor):
         """A non-durable push to this room's sessions on every node."""
         self._push_local(event, data, except_user=except_user, except_session=except_session,
                          call_only=call_only, droppable=droppable)
-        self.bus.publish_study(self.study_id, {
-            "t": "push", "study_id": self.study_id, "event": event, "data": data,
-            "except_user": except_user, "except_session": except_session,
-            "call_only": call_only, "droppable": droppable})
+        self.bus.publish_study(self.study_id, StudyPush(
+            self.study_id, event, data, except_user, except_session, call_only, droppable))
 
     def _push_local(self, event: str, data: dict[str, Any], *, except_user: str | None = None,
                     except_session: str | None = None, call_only: bool = False,
@@ -516,7 +540,7 @@ class RoomActor(Actor):
             return
         session.reply(message.ref, result)
 
-    async def _call_command(self, session: SessionActor, event: str,
+    async def _call_command(self, session: Member, event: str,
                             data: dict[str, Any]) -> dict[str, Any]:
         if event == "video:join-room":
             reply, is_new = await self.call.join(session)
@@ -534,8 +558,7 @@ class RoomActor(Actor):
             if target in self.call.local:
                 self.call.local[target].push_event(event, payload)
             else:
-                self.bus.publish_node(node, {"t": "relay", "session_id": target,
-                                             "event": event, "data": payload})
+                self.bus.publish_node(node, Relay(target, event, payload))
             return {}
         if event == "chat:video-message":
             await realtime_queries.check_not_restricted(session.user_id, "MESSAGE")
@@ -557,9 +580,3 @@ class RoomActor(Actor):
         self._push_local("video:user-left", {"study_id": self.study_id,
                                              "session_id": message.session_id,
                                              "user_id": message.user_id}, call_only=True)
-
-
-def _room_removed(study_id: str) -> Any:
-    from coup.actors.session import RoomRemoved
-
-    return RoomRemoved(study_id)

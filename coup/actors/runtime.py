@@ -17,7 +17,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from coup import metrics
 
@@ -66,7 +66,7 @@ class Actor:
                     table[message_type] = name
         cls._dispatch = table
 
-    ref: ActorRef
+    ref: ActorRef[Self]
 
     async def on_start(self) -> None:
         """Runs before the first message."""
@@ -94,8 +94,11 @@ class Actor:
         return f"<{type(self).__name__}>"
 
 
-class ActorRef:
-    """The only handle other code holds on an actor.
+A = TypeVar("A", bound=Actor)
+
+
+class ActorRef(Generic[A]):
+    """The only handle other code holds on an actor (typed by its actor, like Pykka's).
 
     An idle actor holds no task, no future and no queue: a task is started when a message
     arrives and ends when the mailbox is empty, and the mailbox deque is created with the
@@ -107,8 +110,8 @@ class ActorRef:
     __slots__ = ("_done", "_done_future", "_internal", "_mailbox", "_space", "_started",
                  "_stopping", "_task", "actor")
 
-    def __init__(self, actor: Actor) -> None:
-        self.actor = actor
+    def __init__(self, actor: A) -> None:
+        self.actor: A = actor
         self._mailbox: deque[Envelope] | None = None
         # System messages (the actor's own follow-ups, control from other actors) bypass the
         # bound: they answer work already admitted, and dropping them would lose that work.
@@ -278,7 +281,7 @@ class ActorRef:
                 envelope.reply.set_exception(ActorStopped(repr(self.actor)))
 
 
-def start_actor(actor: Actor) -> ActorRef:
+def start_actor(actor: A) -> ActorRef[A]:
     """Start `actor` on the running loop and return its ref. An actor with an on_start gets its
     task at once, so on_start runs now; others get one with their first message."""
     ref = ActorRef(actor)
@@ -290,7 +293,7 @@ def start_actor(actor: Actor) -> ActorRef:
     return ref
 
 
-async def stop_actor(ref: ActorRef, timeout: float = 5.0) -> None:
+async def stop_actor(ref: ActorRef[Any], timeout: float = 5.0) -> None:
     """Stop an actor and wait for on_stop; cancel it if it does not stop in time."""
     ref.stop()
     try:

@@ -14,29 +14,30 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from coup import metrics, protocol
 from coup.actors.messages import (
     CallCommand,
+    CloseSession,
+    Inbound,
     JoinAttempt,
     JoinRoom,
     LeaveRoom,
     PostMessage,
+    RoomRemoved,
     SetTyping,
     StatusChanged,
 )
 from coup.actors.outbound import Outbound
+from coup.actors.room import RoomActor
 from coup.actors.runtime import Actor, ActorRef, ActorStopped, MailboxFull, handles
+from coup.config import Settings
 from coup.errors import ApiError, BadRequest, Forbidden, RateLimited, Text
 from coup.store import chat as chat_store
 from coup.store import notification_center
-from coup.store.chat import MessageDraft
+from coup.store.chat import CursorMove, MessageDraft
 from coup.store.fields import new_id
-
-if TYPE_CHECKING:
-    from coup.actors.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +64,30 @@ VIDEO_EVENTS = frozenset({
 SIGNALLING_EVENTS = frozenset({"video:offer", "video:answer", "video:ice-candidate"})
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """One text frame from the client, not yet decoded."""
-
-    text: str
+RoomRef = ActorRef[RoomActor]
 
 
-@dataclass(frozen=True, slots=True)
-class CloseSession:
-    """Close the connection with a PROTOCOL close code (revocation, slow consumer, ...)."""
+class SessionHost(Protocol):
+    """What a session needs of the node it runs on (the realtime front door)."""
 
-    code: int
-    reason: str
+    @property
+    def settings(self) -> Settings: ...
 
+    @property
+    def draining(self) -> bool: ...
 
-@dataclass(frozen=True, slots=True)
-class RoomRemoved:
-    """The room removed this session (kick, leave, deletion); it already sent study:removed."""
+    async def room_for(self, study_id: str) -> RoomRef:
+        """The study's room on this node, started on demand."""
 
-    study_id: str
+    def rooms_of_user(self, user_id: str) -> list[RoomRef]: ...
+
+    def remove_session(self, session: SessionActor) -> None: ...
+
+    def unread_count_changed(self, user_id: str, unread: int,
+                             except_session: SessionActor | None = None) -> None: ...
+
+    async def cursor_moved(self, study_id: str, user_id: str, moved: CursorMove,
+                           room: RoomRef | None = None) -> None: ...
 
 
 class WindowCounter:
@@ -106,17 +111,17 @@ class SessionActor(Actor):
     kind = "session"
     mailbox_size = 64
 
-    def __init__(self, registry: Registry, connection: Any, *, user: dict[str, Any],
+    def __init__(self, host: SessionHost, connection: Any, *, user: dict[str, Any],
                  login_session_id: str) -> None:
-        self.registry = registry
-        self.connection = connection  # the Tornado WebSocketHandler
+        self.host = host
+        self.connection = connection  # the Tornado WebSocketHandler (typed there, not here)
         self.session_id = new_id()
         self.user = user
         self.user_id: str = user["id"]
         self.login_session_id = login_session_id
-        self.rooms: dict[str, ActorRef] = {}
+        self.rooms: dict[str, RoomRef] = {}
         self.connected_at = time.monotonic()
-        settings = registry.settings
+        settings = host.settings
         self.language = settings.language
         self.outbound = Outbound(connection.ws_connection.stream, settings.ws_outbound_max_bytes,
                                  settings.ws_outbound_max_frames, self._slow_consumer)
@@ -156,7 +161,7 @@ class SessionActor(Actor):
         if ref is not None:
             self.push(protocol.encode_reply(ref, data))
 
-    def reply_error(self, ref: int | str | None, error: ApiError | Exception) -> None:
+    def reply_error(self, ref: int | str | None, error: BaseException) -> None:
         code, message, retry_after_ms = describe_error(error, self.language)
         if code == protocol.INTERNAL:
             metrics.WS_INTERNAL_REPLIES.inc()
@@ -174,6 +179,9 @@ class SessionActor(Actor):
         self.outbound.close() if code == protocol.WS_1013_TRY_AGAIN_LATER else None
         self.connection.close(code, reason)
 
+    def removed_from_room(self, study_id: str) -> None:
+        self.ref.tell_system(RoomRemoved(study_id))
+
     def _slow_consumer(self) -> None:
         log.info("closing slow consumer %s (outbound queue full)", self)
         self.close(protocol.WS_1013_TRY_AGAIN_LATER, "slow consumer")
@@ -187,13 +195,26 @@ class SessionActor(Actor):
             self.reply_error(_frame_ref(text), RateLimited(1.0, "too many frames"))
             self.close(protocol.WS_4029_TOO_MANY_REQUESTS, "too many frames")
             return False
-        if self.registry.draining:
+        if self.host.draining:
             # Shutting down: nothing of this frame is done, and its ref still gets its one
             # reply (PROTOCOL §2). OVERLOADED is retryable: the client resends it after
             # reconnecting, through the load balancer, to another node.
             self.reply_error(_frame_ref(text), ApiError("OVERLOADED", message=DRAINING))
             return False
         return True
+
+    async def receive_text(self, text: str) -> None:
+        """A text frame from the connection: admitted (PROTOCOL §9), then queued in order;
+        waits while the mailbox is full, so a flooding client is slowed by TCP."""
+        if not self.admit_frame(text):
+            return
+        with contextlib.suppress(ActorStopped):  # the connection is closing
+            await self.ref.send(Inbound(text))
+
+    def connection_lost(self) -> None:
+        """The socket closed: nothing more is written, and the actor stops."""
+        self.closing = True
+        self.ref.stop()
 
     @handles(Inbound)
     async def on_inbound(self, message: Inbound) -> None:
@@ -242,7 +263,7 @@ class SessionActor(Actor):
             room.tell_system(LeaveRoom(self))
         self.rooms.clear()
         self.outbound.close()
-        self.registry.remove_session(self)
+        self.host.remove_session(self)
 
     # --- frame handlers -----------------------------------------------------------------------
 
@@ -256,10 +277,10 @@ class SessionActor(Actor):
                                   or since < 0):
             raise BadRequest(message="since must be a non-negative integer")
         if study_id not in self.rooms and len(self.rooms) >= \
-                self.registry.settings.ws_max_rooms_per_session:
+                self.host.settings.ws_max_rooms_per_session:
             # A limit, not a malformed frame: it does not count toward the bad-frame close.
             raise ApiError("VALIDATION_ERROR", message="too many rooms joined on this connection")
-        room = await self.registry.room_for(study_id)
+        room = await self.host.room_for(study_id)
         # The room writes the reply itself, so it precedes every live event of the room.
         attempt = JoinAttempt(frame.ref)
         room.tell(JoinRoom(self, since, attempt))
@@ -281,7 +302,7 @@ class SessionActor(Actor):
             await room.ask(LeaveRoom(self), ROOM_ASK_TIMEOUT_SECONDS)
         return {}
 
-    def joined_room(self, study_id: str) -> ActorRef:
+    def joined_room(self, study_id: str) -> RoomRef:
         room = self.rooms.get(study_id)
         if room is None or not room.alive:
             self.rooms.pop(study_id, None)
@@ -338,7 +359,7 @@ class SessionActor(Actor):
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise BadRequest(message="seq must be a non-negative integer")
         moved = await chat_store.move_read_cursor(study_id, self.user_id, seq)
-        await self.registry.after_cursor_move(room, study_id, self.user_id, moved)
+        await self.host.cursor_moved(study_id, self.user_id, moved, room)
         return {}
 
     async def chat_typing(self, frame: protocol.ClientFrame) -> Any:
@@ -355,7 +376,7 @@ class SessionActor(Actor):
         status = frame.data.get("status")
         if status not in ("online", "away", "busy"):
             raise BadRequest(message="status must be online, away or busy")
-        for room in self.registry.rooms_of_user(self.user_id):
+        for room in self.host.rooms_of_user(self.user_id):
             room.tell_system(StatusChanged(self.user_id, status))
         return {}
 
@@ -366,7 +387,7 @@ class SessionActor(Actor):
         else:
             unread = (await notification_center.mark_read(
                 self.user_id, require_id(data, "notification_id"))).unread
-        self.registry.push_unread_count(self.user_id, unread, except_session=self)
+        self.host.unread_count_changed(self.user_id, unread, except_session=self)
         return {"unread": unread}
 
     async def video(self, frame: protocol.ClientFrame) -> Any:

@@ -13,13 +13,27 @@ receiving room (seq gap repair), so publishing never blocks or fails a write.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-# A message between nodes: a small JSON-able dict with a "t" (type) key.
-BusMessage = dict[str, Any]
-BusHandler = Callable[[BusMessage], None]
+from coup.bus.messages import BusMessage
+
+# What a dead node left behind: (study, user) gone offline, (study, session, info) out of calls.
+OfflineUsers = list[tuple[str, str]]
+CallSeats = list[tuple[str, str, dict[str, Any]]]
+
+
+class BusHandler(Protocol):
+    """What the bus calls on this node (the realtime front door, coup/actors/realtime.py)."""
+
+    def on_message(self, message: BusMessage) -> None:
+        """A message from another node."""
+
+    def on_reconnected(self) -> None:
+        """The bus is back after an outage: rooms repair the gaps it may have left."""
+
+    def on_node_dead(self, offline: OfflineUsers, calls: CallSeats) -> None:
+        """This node cleaned up after a dead one: tell the rooms here and on other nodes."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +54,9 @@ class Bus(abc.ABC):
     # --- lifecycle ----------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def start(self, deliver: BusHandler, on_reconnect: Callable[[], None]) -> None:
-        """Start reading this node's inbox; `deliver` gets each message from other nodes and
-        `on_reconnect` runs after an outage, so rooms can repair gaps."""
+    async def start(self, handler: BusHandler) -> None:
+        """Start reading this node's inbox; `handler` gets each message from other nodes, the
+        end of an outage and the death of other nodes."""
 
     @abc.abstractmethod
     async def stop(self) -> None: ...
@@ -53,8 +67,10 @@ class Bus(abc.ABC):
         """False while the bus cannot publish or read (readiness reports it)."""
 
     @property
-    def kind(self) -> str:
-        return type(self).__name__
+    @abc.abstractmethod
+    def reaches_other_processes(self) -> bool:
+        """Whether a message from another process (another node, the CLI) can arrive here.
+        Without it, the node must find other processes' revocations in the database."""
 
     # --- routing ------------------------------------------------------------------------------
 

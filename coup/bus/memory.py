@@ -7,10 +7,10 @@ Every session is on this node, so publishing has no one to reach; the cluster-wi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from coup.bus.base import Bus, BusHandler, BusMessage, CallFullError, PresenceChange
+from coup.bus.base import Bus, BusHandler, CallFullError, PresenceChange
+from coup.bus.messages import BusMessage
 from coup.ratelimit import SlidingWindowLimiter
 
 
@@ -24,7 +24,7 @@ class MemoryBus(Bus):
         self._locks: dict[str, float] = {}
         self._connections: dict[str, dict[str, float]] = {}  # user -> session -> opened at
 
-    async def start(self, deliver: BusHandler, on_reconnect: Callable[[], None]) -> None:
+    async def start(self, handler: BusHandler) -> None:
         return None
 
     async def stop(self) -> None:
@@ -33,6 +33,10 @@ class MemoryBus(Bus):
     @property
     def healthy(self) -> bool:
         return True
+
+    @property
+    def reaches_other_processes(self) -> bool:
+        return False
 
     async def watch_study(self, study_id: str) -> None:
         return None

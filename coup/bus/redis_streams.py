@@ -16,10 +16,10 @@ Key layout (all under COUP_REDIS_PREFIX, default `coup:`):
     lock:job:{name}           string  one node runs a job at a time
 
 One reader task per node reads its inbox in batches (XREAD BLOCK) and hands each message to
-the registry; one writer task sends queued publishes in pipelined batches. Both are supervised:
-an error marks the bus unhealthy (readiness reports it), they retry with backoff, and after
-a reconnect the node re-registers its state (idempotently) and every room re-checks its seq
-against the database, which repairs whatever was missed while Redis was away.
+the realtime front door; one writer task sends queued publishes in pipelined batches. Both are
+supervised: an error marks the bus unhealthy (readiness reports it), they retry with backoff,
+and after a reconnect the node re-registers its state (idempotently) and every room re-checks
+its seq against the database, which repairs whatever was missed while Redis was away.
 """
 
 from __future__ import annotations
@@ -38,7 +38,15 @@ from redis.exceptions import RedisError, ResponseError
 
 from coup import metrics
 from coup.bus import redis_lua
-from coup.bus.base import Bus, BusHandler, BusMessage, CallFullError, PresenceChange
+from coup.bus.base import Bus, BusHandler, CallFullError, CallSeats, OfflineUsers, PresenceChange
+from coup.bus.messages import (
+    BusMessage,
+    CallLeft,
+    CheckHeads,
+    PresenceLost,
+    PresenceRestored,
+    decode,
+)
 from coup.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
@@ -71,8 +79,7 @@ class RedisStreamBus(Bus):
         self._outbox: deque[tuple[str, tuple[Any, ...]]] = deque()
         self._outbox_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._deliver: BusHandler = lambda message: None
-        self._on_reconnect: Callable[[], None] = lambda: None
+        self._handler: BusHandler | None = None
         self._reader_ok = False
         self._writer_ok = True
         self._last_read = time.monotonic()
@@ -83,17 +90,14 @@ class RedisStreamBus(Bus):
         self._calls: dict[tuple[str, str], dict[str, Any]] = {}  # (study, session) -> info
         self._connections: dict[tuple[str, str], float] = {}  # (user, session) -> opened at
         self._fallback_limiters: dict[tuple[int, float], SlidingWindowLimiter] = {}
-        self.on_node_dead: Callable[[list[tuple[str, str]], list[tuple[str, str, dict[str, Any]]]],
-                                    None] = lambda offline, calls: None
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self, deliver: BusHandler, on_reconnect: Callable[[], None]) -> None:
-        self._deliver = deliver
-        self._on_reconnect = on_reconnect
+    async def start(self, handler: BusHandler) -> None:
+        self._handler = handler
         try:
             # A previous run under this node id (a crash, then a restart within the heartbeat
             # TTL) left presence, call seats and routes that no survivor will ever collect.
@@ -101,7 +105,7 @@ class RedisStreamBus(Bus):
             await self._announce_cleanup(
                 await self._redis.eval(redis_lua.CLEANUP_NODE, 0, self.prefix, self.node_id))
             # ... and maybe events it committed but never published.
-            self._publish("all", "", {"t": "check_heads"})
+            self._publish("all", "", CheckHeads())
             await self._register()
             self._reader_ok = True
         except RedisError as exc:
@@ -136,6 +140,10 @@ class RedisStreamBus(Bus):
         return self._reader_ok and self._writer_ok
 
     @property
+    def reaches_other_processes(self) -> bool:
+        return True
+
+    @property
     def reader_lag_seconds(self) -> float:
         return time.monotonic() - self._last_read
 
@@ -158,12 +166,10 @@ class RedisStreamBus(Bus):
         """Tell the rooms on other nodes who went offline and who left the call."""
         offline, calls = _decode_cleanup(raw)
         for study_id, user_id in offline:
-            self._publish("study", study_id, {"t": "presence", "study_id": study_id,
-                                              "user_id": user_id, "online": False})
+            self._publish("study", study_id, PresenceLost(study_id, user_id))
         for study_id, session_id, info in calls:
-            self._publish("study", study_id, {"t": "call_left", "study_id": study_id,
-                                              "session_id": session_id,
-                                              "user_id": info.get("user", {}).get("id")})
+            self._publish("study", study_id, CallLeft(study_id, session_id,
+                                                      info.get("user", {}).get("id")))
         await self._flush_outbox()
 
     async def _supervise(self, name: str, body: Callable[[], Any]) -> None:
@@ -214,24 +220,31 @@ class RedisStreamBus(Bus):
 
     def _handle_entry(self, fields: dict[str, str]) -> None:
         try:
-            message = json.loads(fields["m"])
+            wire = json.loads(fields["m"])
         except (KeyError, ValueError):
             log.warning("dropping a malformed bus entry")
             return
-        metrics.BUS_MESSAGES_IN.labels(message.get("t", "?")).inc()
-        sent_at = message.get("at")
+        if not isinstance(wire, dict):
+            log.warning("dropping a malformed bus entry")
+            return
+        metrics.BUS_MESSAGES_IN.labels(str(wire.get("t", "?"))).inc()
+        sent_at = wire.get("at")
         if isinstance(sent_at, float):
             metrics.BUS_DELIVERY_SECONDS.observe(max(0.0, time.time() - sent_at))
+        message = decode(wire)
+        if message is None or self._handler is None:
+            return
         try:
-            self._deliver(message)
+            self._handler.on_message(message)
         except Exception:
-            log.exception("handling bus message %s failed", message.get("t"))
+            log.exception("handling bus message %s failed", message.kind)
 
     async def _reconnected(self) -> None:
         log.info("bus reader reconnected to Redis; resyncing node state")
         await self._resync()
         self._reader_ok = True
-        self._on_reconnect()
+        if self._handler is not None:
+            self._handler.on_reconnected()
 
     async def _resync(self) -> None:
         """Re-register this node's routing, presence and call state. Every write is idempotent,
@@ -261,16 +274,14 @@ class RedisStreamBus(Bus):
         for ((study_id, _user_id), (_count, summary)), was_added in zip(
                 presence, results[first:first + len(presence)], strict=True):
             if int(was_added):
-                self._publish("study", study_id, {
-                    "t": "push", "study_id": study_id, "event": "user:online",
-                    "data": {"study_id": study_id, "user": json.loads(summary)}})
+                self._publish("study", study_id, PresenceRestored(study_id, json.loads(summary)))
 
     # --- writing ------------------------------------------------------------------------------
 
     def _publish(self, kind: str, target: str, message: BusMessage) -> None:
-        message = {**message, "from": self.node_id, "at": time.time()}
-        self._outbox.append((kind, (target, json.dumps(message, ensure_ascii=False))))
-        metrics.BUS_MESSAGES_OUT.labels(message.get("t", "?")).inc()
+        wire = {**message.to_wire(), "from": self.node_id, "at": time.time()}
+        self._outbox.append((kind, (target, json.dumps(wire, ensure_ascii=False))))
+        metrics.BUS_MESSAGES_OUT.labels(message.kind).inc()
         if len(self._outbox) > MAX_QUEUED_PUBLISHES:
             self._outbox.popleft()
             metrics.BUS_DROPPED.inc()
@@ -338,7 +349,8 @@ class RedisStreamBus(Bus):
                     log.warning("node %s had been removed from the cluster; re-registering",
                                 self.node_id)
                     await self._resync()
-                    self._on_reconnect()
+                    if self._handler is not None:
+                        self._handler.on_reconnected()
                 await self._collect_dead_nodes()
             except (RedisError, OSError) as exc:
                 log.debug("heartbeat failed: %s", exc)
@@ -358,7 +370,8 @@ class RedisStreamBus(Bus):
             log.warning("node %s stopped heartbeating; removed it (%d users offline, %d call "
                         "participants)", node, len(offline), len(calls))
             metrics.BUS_DEAD_NODES.inc()
-            self.on_node_dead(offline, calls)
+            if self._handler is not None:
+                self._handler.on_node_dead(offline, calls)
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -518,15 +531,15 @@ async def publish_to_every_node(url: str, prefix: str, sender: str,
     client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5,
                                      socket_connect_timeout=2)
     try:
-        payload = json.dumps({**message, "from": sender, "at": time.time()}, ensure_ascii=False)
+        payload = json.dumps({**message.to_wire(), "from": sender, "at": time.time()},
+                             ensure_ascii=False)
         return int(await client.eval(redis_lua.PUBLISH_TO_SET, 1, prefix + "nodes", prefix,
                                      sender, payload, INBOX_MAXLEN))
     finally:
         await client.aclose()
 
 
-def _decode_cleanup(raw: str | None) -> tuple[list[tuple[str, str]],
-                                              list[tuple[str, str, dict[str, Any]]]]:
+def _decode_cleanup(raw: str | None) -> tuple[OfflineUsers, CallSeats]:
     if not raw:
         return [], []
     data = json.loads(raw)

@@ -36,13 +36,13 @@ class CheckInHandler(ApiHandler):
         user_id = self.user_id
         data = self.parse(CHECK_IN_SCHEMA, allow_empty=True)
         self.ok(await attendance_store.check_in(user_id, data.get("study_id"),
-                                                localtime.today(self.node.settings.tz)))
+                                                localtime.today(self.services.settings.tz)))
 
 
 class StudyAttendanceHandler(ApiHandler):
     async def get(self, study_id: str) -> None:
         user_id = self.user_id
-        today = localtime.today(self.node.settings.tz)
+        today = localtime.today(self.services.settings.tz)
         problems: dict[str, str] = {}
         day = query_date(self.get_query_argument("date", None), "date", problems) or today
         if not problems and day > today:
@@ -55,7 +55,7 @@ class StudyAttendanceHandler(ApiHandler):
 class AttendanceStatsHandler(ApiHandler):
     async def get(self, study_id: str) -> None:
         user_id = self.user_id
-        tz = self.node.settings.tz
+        tz = self.services.settings.tz
         today = localtime.today(tz)
         problems: dict[str, str] = {}
         start = query_date(self.get_query_argument("start_date", None), "start_date", problems)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from coup import passwords
+from coup import metrics, passwords
+from coup.auth import suspended_error
 from coup.errors import ApiError, NotFound, RateLimited
 from coup.handlers.base import ApiHandler
 from coup.jsonutil import iso
@@ -30,13 +31,13 @@ class SignupHandler(ApiHandler):
     }
 
     async def post(self) -> None:
-        if not await self.node.system_settings.get("allow_signup"):
+        if not await self.services.system_settings.get("allow_signup"):
             raise ApiError("SIGNUP_DISABLED")
-        wait = self.node.signup_limiter.hit(self.client_ip())
+        wait = await self.services.limits.signup.hit(self.client_ip())
         if wait:
             raise RateLimited(wait)
         data = parse_body(self.json_body(), self.schema)
-        min_length = int(await self.node.system_settings.get("min_password_length"))
+        min_length = int(await self.services.system_settings.get("min_password_length"))
         problem = passwords.password_problem(data["password"], email=data["email"],
                                              min_length=min_length)
         if problem:
@@ -45,13 +46,12 @@ class SignupHandler(ApiHandler):
         if confirm is not None and confirm != data["password"]:
             raise ApiError("PASSWORD_MISMATCH", fields={"password_confirm": "does not match"})
         password_hash = await passwords.hash_password_async(
-            data["password"], self.node.settings.bcrypt_rounds)
+            data["password"], self.services.settings.bcrypt_rounds)
         created = await accounts.create_account(
             data["email"], password_hash, data["name"], ip=self.client_ip(),
             user_agent=self.request.headers.get("User-Agent"),
-            ttl_days=int(await self.node.system_settings.get("session_ttl_days")),
+            ttl_days=int(await self.services.system_settings.get("session_ttl_days")),
         )
-        await self.node.sessions_revoked(created.evicted_session_ids, "LIMIT")
         self.set_session(created.token, created.expires_at)
         self.created({"user": created.user, "token": created.token,
                       "expires_at": iso(created.expires_at)})
@@ -64,7 +64,7 @@ class LoginHandler(ApiHandler):
         body = self.json_body()
         data = parse_body(body, self.schema)
         email, password, ip = data["email"], data["password"], self.client_ip()
-        settings = await self.node.system_settings.all()
+        settings = await self.services.system_settings.all()
         # Step 2: the attempt is counted (as a failure) before its password is checked, so
         # parallel guesses cannot all pass a count read before any of them failed.
         attempt = await accounts.reserve_login_attempt(
@@ -72,7 +72,7 @@ class LoginHandler(ApiHandler):
             max_attempts=int(settings["max_login_attempts"]))
         try:
             if settings["enable_ip_blocking"]:
-                wait = self.node.login_ip_limiter.hit(ip)
+                wait = await self.services.limits.login_ip.hit(ip)
                 if wait:
                     raise RateLimited(wait)
             user = await self._check_password(email, password)
@@ -90,11 +90,9 @@ class LoginHandler(ApiHandler):
         stays a failure) for an unknown email, a deleted account, no password or a wrong one."""
         user = await accounts.find_user_by_email(email)
         if user is None or user.status == "DELETED" or user.password_hash is None:
-            await passwords.dummy_verify_async(password, self.node.settings.bcrypt_rounds)
+            await passwords.dummy_verify_async(password, self.services.settings.bcrypt_rounds)
         elif await passwords.verify_password_async(password, user.password_hash):
             return user
-        from coup import metrics
-
         metrics.LOGIN_FAILURES.inc()
         raise ApiError("INVALID_CREDENTIALS")
 
@@ -104,10 +102,8 @@ class LoginHandler(ApiHandler):
         if user.status == "SUSPENDED":
             user = await accounts.lift_expired_suspension(user.id)
             if user.status == "SUSPENDED":
-                from coup.node import suspended_error
-
                 raise suspended_error(user)
-        rounds = self.node.settings.bcrypt_rounds
+        rounds = self.services.settings.bcrypt_rounds
         new_hash = None
         if passwords.needs_rehash(user.password_hash, rounds):
             # An old-format or cheaper hash is replaced now that the password is at hand.
@@ -117,7 +113,6 @@ class LoginHandler(ApiHandler):
             user_agent=self.request.headers.get("User-Agent"),
             ttl_days=int(settings["session_ttl_days"]),
         )
-        await self.node.sessions_revoked(created.evicted_session_ids, "LIMIT")
         self.set_session(created.token, created.expires_at)
         self.ok(accounts.login_view(created))
 
@@ -125,8 +120,8 @@ class LoginHandler(ApiHandler):
 class LogoutHandler(ApiHandler):
     async def post(self) -> None:
         self.json_body(allow_empty=True)
-        if self.auth is not None and await sessions.revoke_session(self.auth.session.id, "LOGOUT"):
-            await self.node.sessions_revoked([self.auth.session.id], "LOGOUT")
+        if self.auth is not None:  # its sockets close with the revocation's effects
+            await sessions.revoke_session(self.auth.session.id, "LOGOUT")
         self.clear_session_cookie()
         self.ok(None)
 
@@ -175,8 +170,7 @@ class SessionHandler(ApiHandler):
         if session is None:
             raise NotFound()
         reason = "LOGOUT" if session.id == auth.session.id else "USER_REVOKED"
-        if await sessions.revoke_session(session.id, reason):
-            await self.node.sessions_revoked([session.id], reason)
+        await sessions.revoke_session(session.id, reason)
         if session.id == auth.session.id:
             self.clear_session_cookie()
         self.ok(None)

@@ -10,20 +10,18 @@ import ipaddress
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from coup import inbound, jsonutil, metrics
+from coup.auth import SESSION_COOKIE
 from coup.errors import ApiError, BadRequest, Forbidden, Unauthorized
-from coup.node import SESSION_COOKIE
+from coup.services import Services
 from coup.store import sessions as session_store
 from coup.store.sessions import AuthState
 from coup.validation import Rule, parse_body
-
-if TYPE_CHECKING:
-    from coup.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +49,8 @@ class ApiHandler(tornado.web.RequestHandler):
     # Handlers that accept uploads raise this; JSON handlers keep the 1 MiB limit.
     max_body_bytes = MAX_JSON_BODY_BYTES
 
-    def initialize(self, node: Node, route: str) -> None:
-        self.node = node
+    def initialize(self, services: Services, route: str) -> None:
+        self.services = services
         self.route = route
         self.request_id = secrets.token_hex(6)
         self.auth: AuthState | None = None
@@ -76,14 +74,14 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(self.too_large_code())
         # Chunked bodies have no length up front; data_received counts them instead.
         self.request.connection.set_max_body_size(TORNADO_BODY_CAP)
-        outcome = await self.node.authenticate(self.request)
+        outcome = await self.services.auth.authenticate(self.request)
         self.auth, self._auth_error = outcome.state, outcome.error
         self.auth_reason = outcome.reason
         if outcome.clear_cookie:
             self.clear_session_cookie()
         if self.auth is not None and self.auth.refreshed_token is not None:
             self._set_session_cookie(self.auth.refreshed_token, self.auth.session.expires_at)
-        await self.node.check_maintenance(self.request.path, self.auth)
+        await self.services.auth.check_maintenance(self.request.path, self.auth)
         self._body_pending = False
 
     def data_received(self, chunk: bytes) -> None:
@@ -161,13 +159,13 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError("CSRF_FAILED") from None
 
     def client_ip(self) -> str:
-        return client_ip(self.request, self.node.settings.trusted_proxies)
+        return client_ip(self.request, self.services.settings.trusted_proxies)
 
     def _set_session_cookie(self, token: str, expires_at: Any) -> None:
         max_age = max(0, int((expires_at - session_store.utcnow()).total_seconds()))
         self.set_cookie(
             SESSION_COOKIE, token, path="/", httponly=True, samesite="Lax",
-            secure=self.node.settings.secure_cookies, max_age=max_age,
+            secure=self.services.settings.secure_cookies, max_age=max_age,
         )
 
     def set_session(self, token: str, expires_at: Any) -> None:
@@ -197,7 +195,7 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def _apply_cors_headers(self) -> None:
         origin = self.request.headers.get("Origin")
-        if origin and origin.rstrip("/") in self.node.settings.allowed_origins:
+        if origin and origin.rstrip("/") in self.services.settings.allowed_origins:
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Access-Control-Allow-Credentials", "true")
             self.set_header("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS)
@@ -225,8 +223,7 @@ class ApiHandler(tornado.web.RequestHandler):
         if self._body_pending:
             self.set_header("Connection", "close")
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        body = {"success": False, "error": error.to_json(self.node.settings.language)}
-        self.finish(jsonutil.dumps(body))
+        self.finish(error_envelope(error, self.services.settings.language))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         log_request_exception(self.request, self.request_id, value, tb)
@@ -265,6 +262,11 @@ def log_request_exception(request: HTTPServerRequest, request_id: str, value: An
         return
     log.error("unexpected error in %s %s (request %s)", request.method, request.path,
               request_id, exc_info=(type(value), value, tb))
+
+
+def error_envelope(error: ApiError, language: str) -> str:
+    """The body of every error answer over HTTP (REST, the WebSocket upgrade, avatars)."""
+    return jsonutil.dumps({"success": False, "error": error.to_json(language)})
 
 
 def as_api_error(status_code: int, exc_info: Any) -> ApiError:

@@ -113,30 +113,30 @@ class EventsHandler(ApiHandler):
                                  self.get_query_argument("end_date", None),
                                  self.get_query_argument("month", None))
         self.ok(await calendar_store.list_events(study_id, user_id, start, end,
-                                                 self.node.settings.tz))
+                                                 self.services.settings.tz))
 
     async def post(self, study_id: str) -> None:
         user_id = self.user_id
-        tz = self.node.settings.tz
+        tz = self.services.settings.tz
         data = parse_event_fields(self.json_body(), CREATE_SCHEMA, localtime.today(tz))
         event, overlaps = await calendar_store.create_event(study_id, user_id, data, tz)
-        self.created(with_warning(event, overlaps, self.node.settings.language))
+        self.created(with_warning(event, overlaps, self.services.settings.language))
 
 
 class EventHandler(ApiHandler):
     async def get(self, study_id: str, event_id: str) -> None:
         user_id = self.user_id
         self.ok(await calendar_store.load_event(study_id, event_id, user_id,
-                                                self.node.settings.tz))
+                                                self.services.settings.tz))
 
     async def patch(self, study_id: str, event_id: str) -> None:
         user_id = self.user_id
-        tz = self.node.settings.tz
+        tz = self.services.settings.tz
         data = parse_event_fields(self.json_body(), UPDATE_SCHEMA, localtime.today(tz),
                                   partial=True)
         event, overlaps = await calendar_store.update_event(study_id, event_id, user_id, data,
                                                             tz)
-        self.ok(with_warning(event, overlaps, self.node.settings.language))
+        self.ok(with_warning(event, overlaps, self.services.settings.language))
 
     async def delete(self, study_id: str, event_id: str) -> None:
         user_id = self.user_id

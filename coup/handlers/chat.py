@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import date, timedelta
-from typing import Any
 
 from coup import localtime
-from coup.actors.messages import PostMessage
-from coup.actors.runtime import MailboxFull
-from coup.errors import ApiError, ValidationError
+from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
 from coup.store import chat as chat_store
-from coup.store.chat import MessageDraft, WriteOutcome
+from coup.store.chat import MessageDraft
 from coup.validation import Problems, parse_query_int
 
-# A REST post waits at most this long for its group commit before answering OVERLOADED.
-POST_TIMEOUT_SECONDS = 10.0
 HISTORY_DEFAULT_LIMIT = 50
 # The largest seq cursor accepted: seqs are int64 in the store, and this leaves them headroom.
 SEQ_MAX = 2**62
@@ -69,34 +62,9 @@ class ChatHandler(ApiHandler):
         client_id = problems.check(chat_store.check_client_id, body.get("client_id"))
         problems.raise_if_any()
         assert content is not None
-        outcome = await post_through_room(self.node, study_id,
-                                          MessageDraft(auth.user.id, content,
-                                                       client_id or str(uuid.uuid4()),
-                                                       file_id or None))
+        outcome = await self.services.realtime.post_chat(study_id, MessageDraft(
+            auth.user.id, content, client_id or str(uuid.uuid4()), file_id or None))
         self.ok(outcome.message, status=201 if outcome.created else 200)
-
-
-async def post_through_room(node: Any, study_id: str, draft: MessageDraft) -> WriteOutcome:
-    """Hand a message to the study's RoomActor and wait for its group commit."""
-    future: asyncio.Future[WriteOutcome] = asyncio.get_running_loop().create_future()
-
-    def answer(outcome: WriteOutcome | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(outcome)  # type: ignore[arg-type]
-
-    room = await node.registry.room_for(study_id)
-    try:
-        room.tell(PostMessage(draft, answer, time.perf_counter()))
-    except MailboxFull:
-        raise ApiError("OVERLOADED", message="the study's chat is busy; retry shortly") from None
-    try:
-        return await asyncio.wait_for(future, POST_TIMEOUT_SECONDS)
-    except TimeoutError:
-        raise ApiError("OVERLOADED", message="the message was not committed in time") from None
 
 
 class ChatMessageHandler(ApiHandler):
@@ -123,7 +91,7 @@ class ChatReadHandler(ApiHandler):
         self.json_body(allow_empty=True)
         seq = await chat_store.message_seq(study_id, message_id, auth.user.id)
         moved = await chat_store.move_read_cursor(study_id, auth.user.id, seq)
-        await self.node.registry.after_cursor_move(None, study_id, auth.user.id, moved)
+        await self.services.realtime.cursor_moved(study_id, auth.user.id, moved)
         self.ok({"last_read_seq": moved.last_read_seq, "unread_messages": moved.unread_messages})
 
 
@@ -151,7 +119,7 @@ class ChatSearchHandler(ApiHandler):
         problems.raise_if_any()
         assert page is not None
         await chat_store.check_member(study_id, auth.user.id)
-        tz = self.node.settings.tz
+        tz = self.services.settings.tz
         start_utc = localtime.day_start_utc(start, tz) if start else None
         end_utc = localtime.day_start_utc(end + timedelta(days=1), tz) if end else None
         rows, total = await chat_store.search_messages(study_id, q or None, start_utc, end_utc,

@@ -43,7 +43,7 @@ WIDGET_SCHEMA = {
 class ClockedHandler(ApiHandler):
     def clock(self) -> Clock:
         # coup.localtime.utcnow is the clock tests shift; every feature reads the same one.
-        return Clock(localtime.utcnow(), self.node.settings.tz)
+        return Clock(localtime.utcnow(), self.services.settings.tz)
 
 
 class DashboardHandler(ClockedHandler):
@@ -121,12 +121,12 @@ class StatisticsHandler(ClockedHandler):
 
 class WidgetsHandler(ApiHandler):
     async def get(self) -> None:
-        self.ok(await dashboard.load_widgets(self.user_id, self.node.settings.language))
+        self.ok(await dashboard.load_widgets(self.user_id, self.services.settings.language))
 
     async def patch(self) -> None:
         user_id = self.user_id
         widgets = parse_layout(self.json_body())
-        self.ok(await dashboard.store_widgets(user_id, widgets, self.node.settings.language))
+        self.ok(await dashboard.store_widgets(user_id, widgets, self.services.settings.language))
 
 
 # --- query and body parsing -------------------------------------------------------------------

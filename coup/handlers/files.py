@@ -17,7 +17,7 @@ from urllib.parse import quote
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from coup import file_storage, jsonutil
+from coup import file_storage
 from coup.errors import ApiError, BadRequest, RateLimited, ValidationError
 from coup.filetypes import (
     MB,
@@ -27,7 +27,7 @@ from coup.filetypes import (
     is_never_rendered,
     scan_head,
 )
-from coup.handlers.base import OVERSIZED_DRAIN_BYTES, ApiHandler
+from coup.handlers.base import OVERSIZED_DRAIN_BYTES, ApiHandler, error_envelope
 from coup.pagination import pagination_view, parse_page
 from coup.store import files as files_store
 from coup.store.enums import FILE_CATEGORY
@@ -63,7 +63,7 @@ class FilesHandler(ApiHandler):
             await super().prepare()
             return
         # The cap must be known before the base class checks Content-Length.
-        self._global_cap = int(await self.node.system_settings.get("max_file_size")) * MB
+        self._global_cap = int(await self.services.system_settings.get("max_file_size")) * MB
         self.max_body_bytes = self._global_cap + MULTIPART_OVERHEAD_BYTES
         await super().prepare()
         # Still before the body is read: an error here must close the connection (see base).
@@ -73,22 +73,19 @@ class FilesHandler(ApiHandler):
         if boundary is None:
             raise BadRequest(message="Send the upload as multipart/form-data.")
         self._parser = MultipartParser(boundary)
-        self._form = UploadForm(file_storage.tmp_dir(self.node.settings.upload_dir),
+        self._form = UploadForm(file_storage.tmp_dir(self.services.settings.upload_dir),
                                 self._limit_for)
         self._body_pending = False
 
     async def _check_rule_one(self, study_id: str) -> None:
         """MEMBER access, then rule 1: uploads switched on, study not CLOSED, rate limit."""
         status = await files_store.check_upload_access(study_id, self.user_id)
-        if not await self.node.system_settings.get("allow_file_upload"):
+        if not await self.services.system_settings.get("allow_file_upload"):
             raise ApiError("FEATURE_DISABLED")
         if status == "CLOSED":
             raise ApiError("STUDY_CLOSED")
-        rate = self.node.settings.upload_rate
-        bus = self.node.bus
-        assert bus is not None
         # Per user on every node (COUP.md §1 item 14): a user's uploads land anywhere.
-        wait = await bus.hit_rate(f"upload:{self.user_id}", rate.count, rate.window_seconds)
+        wait = await self.services.limits.upload.hit(self.user_id)
         if wait:
             raise RateLimited(wait)
 
@@ -154,10 +151,10 @@ class FilesHandler(ApiHandler):
             draft = await self._receive(study_id)
             try:
                 view = await files_store.create_file(
-                    study_id, auth.user.id, draft, self.node.settings.study_quota_bytes)
+                    study_id, auth.user.id, draft, self.services.settings.study_quota_bytes)
             except BaseException:
                 await asyncio.to_thread(file_storage.remove_stored,
-                                        self.node.settings.upload_dir, draft.storage_key)
+                                        self.services.settings.upload_dir, draft.storage_key)
                 raise
         finally:
             await self._form.discard()
@@ -194,7 +191,7 @@ class FilesHandler(ApiHandler):
         file_id = new_id()
         key = file_storage.storage_key_for(study_id, file_id, kind.extension)
         await asyncio.to_thread(file_storage.move_into_place, temporary,
-                                self.node.settings.upload_dir, key)
+                                self.services.settings.upload_dir, key)
         return files_store.FileDraft(file_id, kind.name, spooled.size, kind.mime,
                                      kind.category, folder, key)
 
@@ -238,14 +235,14 @@ class FoldersHandler(ApiHandler):
 class StorageHandler(ApiHandler):
     async def get(self, study_id: str) -> None:
         self.ok(await files_store.storage_summary(study_id, self.user_id,
-                                                  self.node.settings.study_quota_bytes))
+                                                  self.services.settings.study_quota_bytes))
 
 
 class FileHandler(ApiHandler):
     async def delete(self, study_id: str, file_id: str) -> None:
         key = await files_store.delete_file(study_id, file_id, self.user_id)
         # After commit: a failure is logged and queued for the purge job, never reported.
-        await asyncio.to_thread(file_storage.remove_stored, self.node.settings.upload_dir, key)
+        await asyncio.to_thread(file_storage.remove_stored, self.services.settings.upload_dir, key)
         self.ok(None)
 
 
@@ -261,7 +258,7 @@ class DownloadHandler(ApiHandler):
             raise ValidationError({"inline": "is only for images (not SVG), video and audio"})
         try:
             handle, size = await asyncio.to_thread(
-                file_storage.open_stored, self.node.settings.upload_dir, target.storage_key)
+                file_storage.open_stored, self.services.settings.upload_dir, target.storage_key)
         except (OSError, ValueError) as exc:
             log.error("file %s of study %s has no bytes at %s: %s", file_id, study_id,
                       target.storage_key, exc)
@@ -282,8 +279,7 @@ class DownloadHandler(ApiHandler):
             self.set_status(416)
             self.set_header("Content-Type", "application/json; charset=utf-8")
             error = BadRequest(message="The requested range is outside the file.")
-            self.finish(jsonutil.dumps(
-                {"success": False, "error": error.to_json(self.node.settings.language)}))
+            self.finish(error_envelope(error, self.services.settings.language))
             return
         start, end = span if isinstance(span, tuple) else (0, size - 1)
         if not inline and start == 0:

@@ -12,7 +12,7 @@ import prometheus_client
 from coup.errors import ApiError
 from coup.handlers.base import ApiHandler
 from coup.jsonutil import dumps
-from coup.store.db import database, db_task
+from coup.store.db import database, db_task, pending_calls
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,10 @@ class ProbeHandler(ApiHandler):
 class HealthHandler(ProbeHandler):
     async def get(self) -> None:
         db_ok = await database_reachable()
-        bus = self.node.bus
-        redis_ok = bus.healthy if bus is not None and self.node.settings.redis_url else None
+        redis_ok = self.services.bus.healthy if self.services.settings.redis_url else None
         self.write_json(200 if db_ok else 503, {
             "status": "ok" if db_ok and redis_ok is not False else "degraded",
-            "node": self.node.settings.node_id,
+            "node": self.services.settings.node_id,
             "db": db_ok,
             "redis": redis_ok,
         })
@@ -63,19 +62,19 @@ class HealthHandler(ProbeHandler):
 class ReadyHandler(ProbeHandler):
     async def get(self) -> None:
         db_ok = await database_reachable()
-        bus = self.node.bus
-        bus_ok = bus is None or bus.healthy
-        ready = db_ok and bus_ok and not self.node.draining
+        bus_ok = self.services.bus.healthy
+        draining = self.services.status.draining
+        ready = db_ok and bus_ok and not draining
         self.write_json(200 if ready else 503, {
-            "ready": ready, "node": self.node.settings.node_id, "db": db_ok, "bus": bus_ok,
-            "draining": self.node.draining,
+            "ready": ready, "node": self.services.settings.node_id, "db": db_ok, "bus": bus_ok,
+            "draining": draining,
         })
 
 
 class ConfigHandler(ApiHandler):
     async def get(self) -> None:
-        settings = self.node.settings
-        values = await self.node.system_settings.all()
+        settings = self.services.settings
+        values = await self.services.system_settings.all()
         providers = [name for name, configured in (
             ("google", settings.google_client_id and settings.google_client_secret),
             ("github", settings.github_client_id and settings.github_client_secret),
@@ -103,12 +102,12 @@ class MetricsHandler(ProbeHandler):
     async def get(self) -> None:
         if not self._allowed():
             raise ApiError("FORBIDDEN", message="metrics are not served to this address")
-        self.node.db_pending_calls()
+        pending_calls()  # the gauge, read now
         self.set_header("Content-Type", prometheus_client.CONTENT_TYPE_LATEST)
         self.finish(prometheus_client.generate_latest())
 
     def _allowed(self) -> bool:
-        settings = self.node.settings
+        settings = self.services.settings
         token = settings.metrics_token
         header = self.request.headers.get("Authorization", "")
         if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):

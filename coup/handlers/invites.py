@@ -1,23 +1,15 @@
 """Study invite code endpoints (COUP.md §7.4).
 
-Failed code look-ups are limited per client IP (COUP.md §1 item 14). The limiter lives in this
-module rather than on the Node (which owns the other limiters) and is built from
-`settings.invite_lookup_rate` on first use; tests may replace `lookup_limiter` for a while.
-Like every limiter of a node it is per process: with several nodes the effective limit is
-per node.
+Failed code look-ups are limited per client IP (COUP.md §1 item 14), by the node's
+`limits.invite_lookup` (per node: with several nodes the effective limit is per node).
 """
 
 from __future__ import annotations
 
-from coup.config import Settings
 from coup.errors import ApiError, RateLimited
 from coup.handlers.base import ApiHandler
-from coup.ratelimit import SlidingWindowLimiter
 from coup.store import invites
 from coup.validation import Integer
-
-# Built lazily from the first node's settings; None until the first look-up.
-lookup_limiter: SlidingWindowLimiter | None = None
 
 INVITE_SCHEMA = {
     "expires_in_hours": Integer(required=False, low=1, high=720),
@@ -25,17 +17,9 @@ INVITE_SCHEMA = {
 }
 
 
-def invite_lookup_limiter(settings: Settings) -> SlidingWindowLimiter:
-    global lookup_limiter
-    if lookup_limiter is None:
-        rate = settings.invite_lookup_rate
-        lookup_limiter = SlidingWindowLimiter(rate.count, rate.window_seconds)
-    return lookup_limiter
-
-
 class InvitePreviewHandler(ApiHandler):
     async def get(self, code: str) -> None:
-        limiter = invite_lookup_limiter(self.node.settings)
+        limiter = self.services.limits.invite_lookup
         ip = self.client_ip()
         wait = limiter.retry_after(ip)
         if wait:
@@ -46,7 +30,7 @@ class InvitePreviewHandler(ApiHandler):
         except ApiError as exc:
             # Only failures count: guessing codes is what the limit stops.
             if exc.code in invites.INVITE_FAILURE_CODES:
-                limiter.hit(ip)
+                await limiter.hit(ip)
             raise
         self.ok(preview)
 
@@ -57,10 +41,10 @@ class InviteHandler(ApiHandler):
         data = self.parse(INVITE_SCHEMA, allow_empty=True)
         self.created(await invites.create_invite(
             study_id, user_id, data.get("expires_in_hours"), data.get("max_uses"),
-            self.node.settings.app_url))
+            self.services.settings.app_url))
 
     async def get(self, study_id: str) -> None:
-        self.ok(await invites.load_invite(study_id, self.user_id, self.node.settings.app_url))
+        self.ok(await invites.load_invite(study_id, self.user_id, self.services.settings.app_url))
 
     async def delete(self, study_id: str) -> None:
         await invites.revoke_invite(study_id, self.user_id)
@@ -73,4 +57,4 @@ class InviteRegenerateHandler(ApiHandler):
         data = self.parse(INVITE_SCHEMA, allow_empty=True)
         self.created(await invites.regenerate_invite(
             study_id, user_id, data.get("expires_in_hours"), data.get("max_uses"),
-            self.node.settings.app_url))
+            self.services.settings.app_url))

@@ -11,16 +11,14 @@ import asyncio
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.web
 
-from coup import jsonutil, metrics
+from coup import metrics
 from coup.config import Settings
-from coup.errors import ApiError
-
-if TYPE_CHECKING:
-    from coup.node import Node
+from coup.handlers.base import as_api_error, error_envelope
+from coup.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,6 @@ AVATAR_CONTENT_TYPES = {
     "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
     "webp": "image/webp",
 }
-_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 def avatar_dir(settings: Settings) -> Path:
@@ -64,10 +61,10 @@ async def delete_avatar_file(settings: Settings, avatar: str | None) -> None:
 class AvatarFileHandler(tornado.web.StaticFileHandler):
     """GET /media/avatars/{name}: public, immutable, 404 in the JSON envelope."""
 
-    def initialize(self, node: Node, route: str) -> None:  # type: ignore[override]
-        self.node = node
+    def initialize(self, services: Services, route: str) -> None:  # type: ignore[override]
+        self.services = services
         self.route = route
-        super().initialize(path=str(avatar_dir(node.settings)))
+        super().initialize(path=str(avatar_dir(services.settings)))
 
     def get_cache_time(self, path: str, modified: Any, mime_type: str) -> int:
         return AVATAR_CACHE_SECONDS
@@ -81,14 +78,12 @@ class AvatarFileHandler(tornado.web.StaticFileHandler):
         return AVATAR_CONTENT_TYPES.get(extension, "application/octet-stream")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = ApiError(_ERROR_CODES.get(status_code)
-                         or ("BAD_REQUEST" if 400 <= status_code < 500 else "INTERNAL"))
+        error = as_api_error(status_code, kwargs.get("exc_info"))
         self.clear()
         self.set_status(error.http_status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        body = {"success": False, "error": error.to_json(self.node.settings.language)}
-        self.finish(jsonutil.dumps(body))
+        self.finish(error_envelope(error, self.services.settings.language))
 
     def on_finish(self) -> None:
         method = self.request.method or "GET"

@@ -2,15 +2,16 @@
 
 Notifications are only ever created by the server's triggers (§8), so there is no POST here.
 Every write that moves the caller's unread count pushes `notification:unread-count {unread}` to
-all of their sessions after commit, through the node's realtime hook when it has one.
+all of their sessions after commit, through the realtime front door.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from coup.actors.realtime import Realtime
 from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
@@ -18,9 +19,6 @@ from coup.store import notification_center as center
 from coup.store.enums import NOTIFICATION_TYPE
 from coup.store.notifications import unread_count
 from coup.validation import parse_query_bool
-
-if TYPE_CHECKING:
-    from coup.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +28,11 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 BULK_DELETE_MAX_IDS = 100
 
 
-async def announce_unread_count(node: Node, user_id: str, unread: int) -> None:
+def announce_unread_count(realtime: Realtime, user_id: str, unread: int) -> None:
     """Push `notification:unread-count` to the user's sessions, once the write has committed.
-
-    The realtime layer adds `Node.unread_count_changed`; until it exists there is nobody to
-    tell. A failed push never fails the request (§1 item 13): clients re-read the count.
-    """
-    push = getattr(node, "unread_count_changed", None)
-    if push is None:
-        return
+    A failed push never fails the request (§1 item 13): clients re-read the count."""
     try:
-        await push(user_id, unread)
+        realtime.unread_count_changed(user_id, unread)
     except Exception:
         log.exception("pushing the unread count of user %s failed", user_id)
 
@@ -114,7 +106,7 @@ class MarkAllReadHandler(ApiHandler):
         self.json_body(allow_empty=True)
         result = await center.mark_all_read(user_id)
         if result.changed:
-            await announce_unread_count(self.node, user_id, result.unread)
+            announce_unread_count(self.services.realtime, user_id, result.unread)
         self.ok({"count": result.count, "unread": result.unread})
 
     async def patch(self) -> None:
@@ -127,7 +119,7 @@ class BulkDeleteHandler(ApiHandler):
         ids = parse_ids(self.json_body())
         result = await center.delete_notifications(user_id, ids)
         if result.changed:
-            await announce_unread_count(self.node, user_id, result.unread)
+            announce_unread_count(self.services.realtime, user_id, result.unread)
         self.ok({"deleted": result.deleted, "not_found": result.not_found,
                  "unread": result.unread})
 
@@ -140,7 +132,7 @@ class NotificationHandler(ApiHandler):
         user_id = self.user_id
         result = await center.delete_notification(user_id, notification_id)
         if result.changed:
-            await announce_unread_count(self.node, user_id, result.unread)
+            announce_unread_count(self.services.realtime, user_id, result.unread)
         self.ok({"unread": result.unread})
 
 
@@ -150,7 +142,7 @@ class NotificationReadHandler(ApiHandler):
         self.json_body(allow_empty=True)
         result = await center.mark_read(user_id, notification_id)
         if result.changed:
-            await announce_unread_count(self.node, user_id, result.unread)
+            announce_unread_count(self.services.realtime, user_id, result.unread)
         self.ok({"unread": result.unread})
 
     async def patch(self, notification_id: str) -> None:

@@ -104,7 +104,7 @@ class TasksHandler(ApiHandler):
 class TaskStatsHandler(ApiHandler):
     async def get(self) -> None:
         user_id = self.user_id
-        self.ok(await task_store.task_stats(user_id, localtime.today(self.node.settings.tz)))
+        self.ok(await task_store.task_stats(user_id, localtime.today(self.services.settings.tz)))
 
 
 class TaskHandler(ApiHandler):

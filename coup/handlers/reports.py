@@ -48,7 +48,7 @@ class ReportsHandler(ApiHandler):
             target_type=data["target_type"], target_id=data["target_id"], type=data["type"],
             reason=data["reason"], evidence=data.get("evidence"),
         )
-        rate = self.node.settings.report_rate
+        rate = self.services.limits.report
         self.created(await reports.file_report(user_id, report, limit=rate.count,
                                                window_seconds=rate.window_seconds))
 

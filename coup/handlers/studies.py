@@ -94,11 +94,11 @@ class StudiesHandler(ApiHandler):
     async def post(self) -> None:
         auth = self.require_user()
         # Order (COUP.md §7.3): FEATURE_DISABLED, then RESTRICTED, then validation.
-        if auth.admin_role is None and not await self.node.system_settings.get(
+        if auth.admin_role is None and not await self.services.system_settings.get(
                 "allow_study_creation"):
             raise ApiError("FEATURE_DISABLED")
         refuse_if_restricted(auth.user, "STUDY_CREATE", utcnow())
-        cap = int(await self.node.system_settings.get("max_study_members"))
+        cap = int(await self.services.system_settings.get("max_study_members"))
         fields = parse_study_fields(self.json_body(), update=False, max_members_cap=cap)
         self.created(await studies.create_study(auth.user.id, fields))
 
@@ -153,7 +153,7 @@ class StudyHandler(ApiHandler):
 
     async def patch(self, study_id: str) -> None:
         user_id = self.user_id
-        cap = int(await self.node.system_settings.get("max_study_members"))
+        cap = int(await self.services.system_settings.get("max_study_members"))
         changes = parse_study_fields(self.json_body(), update=True, max_members_cap=cap)
         self.ok(await studies.update_study(study_id, user_id, changes))
 

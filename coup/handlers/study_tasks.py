@@ -104,7 +104,7 @@ class StudyTasksHandler(ApiHandler):
     async def post(self, study_id: str) -> None:
         user_id = self.user_id
         data = parse_task_fields(self.json_body(), CREATE_SCHEMA,
-                                 localtime.today(self.node.settings.tz))
+                                 localtime.today(self.services.settings.tz))
         self.created(await task_store.create_task(study_id, user_id, data))
 
 
@@ -116,7 +116,7 @@ class StudyTaskHandler(ApiHandler):
     async def patch(self, study_id: str, task_id: str) -> None:
         user_id = self.user_id
         data = parse_task_fields(self.json_body(), UPDATE_SCHEMA,
-                                 localtime.today(self.node.settings.tz), partial=True)
+                                 localtime.today(self.services.settings.tz), partial=True)
         self.ok(await task_store.update_task(study_id, task_id, user_id, data))
 
     async def delete(self, study_id: str, task_id: str) -> None:

@@ -24,8 +24,6 @@ AVATAR_MAX_BYTES = 5 * 1024 * 1024
 # Room for the multipart boundaries and part headers around a 5 MB file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 # Current-password guesses allowed per user (password change and account deletion).
-PASSWORD_GUESSES = 5
-PASSWORD_GUESS_WINDOW_SECONDS = 15 * 60
 # Accepted MIME types per extension; some clients send the non-standard image/jpg.
 AVATAR_MIME_TYPES: dict[str, tuple[str, ...]] = {
     "jpg": ("image/jpeg", "image/jpg"),
@@ -77,12 +75,9 @@ class PasswordCheckedHandler(ApiHandler):
                                      field: str) -> None:
         if password is None:
             raise ValidationError({field: "is required"})
-        bus = self.node.bus
-        assert bus is not None
         # Every guess counts, on every node: behind a load balancer without stickiness a
         # per-node count would multiply the budget by the number of nodes.
-        wait = await bus.hit_rate(f"password:{self.user_id}", PASSWORD_GUESSES,
-                                  PASSWORD_GUESS_WINDOW_SECONDS)
+        wait = await self.services.limits.password.hit(self.user_id)
         if wait:
             raise RateLimited(wait)
         if not await passwords.verify_password_async(password, password_hash):
@@ -100,7 +95,7 @@ class MeProfileHandler(PasswordCheckedHandler):
         user_id = self.user_id
         changes = self.parse(self.profile_schema, partial=True)
         change = await users.update_profile(user_id, changes)
-        await delete_avatar_file(self.node.settings, change.replaced_avatar)
+        await delete_avatar_file(self.services.settings, change.replaced_avatar)
         self.ok(change.me)
 
     async def delete(self) -> None:
@@ -114,8 +109,7 @@ class MeProfileHandler(PasswordCheckedHandler):
             await self.check_current_password(data.get("password"), credentials.password_hash,
                                               "password")
         deleted = await users.delete_account(user_id)
-        await delete_avatar_file(self.node.settings, deleted.avatar)
-        await self.node.sessions_revoked(deleted.revoked_session_ids, "DELETED")
+        await delete_avatar_file(self.services.settings, deleted.avatar)
         self.clear_session_cookie()
         self.ok(None)
 
@@ -141,21 +135,20 @@ class PasswordHandler(PasswordCheckedHandler):
         if credentials.password_hash is not None and new == current:
             raise ApiError("SAME_PASSWORD",
                            fields={"new_password": "must differ from the current password"})
-        min_length = int(await self.node.system_settings.get("min_password_length"))
+        min_length = int(await self.services.system_settings.get("min_password_length"))
         problem = passwords.password_problem(new, email=credentials.email, min_length=min_length)
         if problem:
             raise ApiError("WEAK_PASSWORD", fields={"new_password": problem})
-        new_hash = await passwords.hash_password_async(new, self.node.settings.bcrypt_rounds)
-        revoked = await users.change_password(
+        new_hash = await passwords.hash_password_async(new, self.services.settings.bcrypt_rounds)
+        await users.change_password(
             auth.user.id, new_hash, expected_hash=credentials.password_hash,
             keep_session_id=auth.session.id)
-        await self.node.sessions_revoked(revoked, "PASSWORD_CHANGED")
         self.ok(None)
 
 
 class MyStatsHandler(ApiHandler):
     async def get(self) -> None:
-        self.ok(await users.load_my_stats(self.user_id, self.node.settings.tz))
+        self.ok(await users.load_my_stats(self.user_id, self.services.settings.tz))
 
 
 class AvatarHandler(ApiHandler):
@@ -169,18 +162,18 @@ class AvatarHandler(ApiHandler):
         upload = self._uploaded_file()
         extension = avatar_extension(upload)
         name, path = await asyncio.to_thread(
-            write_avatar_file, avatar_dir(self.node.settings), user_id, extension, upload.body)
+            write_avatar_file, avatar_dir(self.services.settings), user_id, extension, upload.body)
         try:
             change = await users.update_profile(user_id, {"avatar": AVATAR_URL_PREFIX + name})
         except BaseException:
             await asyncio.to_thread(path.unlink, missing_ok=True)
             raise
-        await delete_avatar_file(self.node.settings, change.replaced_avatar)
+        await delete_avatar_file(self.services.settings, change.replaced_avatar)
         self.ok(change.me)
 
     async def delete(self) -> None:
         change = await users.clear_avatar(self.user_id)
-        await delete_avatar_file(self.node.settings, change.replaced_avatar)
+        await delete_avatar_file(self.services.settings, change.replaced_avatar)
         self.ok(change.me)
 
     def _uploaded_file(self) -> HTTPFile:

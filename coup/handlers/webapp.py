@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 import mimetypes
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import tornado.web
 
-if TYPE_CHECKING:
-    from coup.node import Node
+from coup.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ def _security_headers(handler: tornado.web.RequestHandler) -> None:
 class AssetHandler(tornado.web.StaticFileHandler):
     """/assets/<hashed name>: a year of caching; a missing name is a plain 404, never HTML."""
 
-    def initialize(self, node: Node, route: str) -> None:  # type: ignore[override]
+    def initialize(self, services: Services, route: str) -> None:  # type: ignore[override]
         super().initialize(path=str(WEB_DIST / "assets"))
 
     def set_extra_headers(self, path: str) -> None:
@@ -79,8 +77,8 @@ class AssetHandler(tornado.web.StaticFileHandler):
 class AppHandler(tornado.web.RequestHandler):
     """A top-level file of the build when one has that name, otherwise index.html."""
 
-    def initialize(self, node: Node, route: str) -> None:
-        self.node = node
+    def initialize(self, services: Services, route: str) -> None:
+        self.services = services
         self.route = route
 
     async def get(self, path: str) -> None:

@@ -9,29 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
-from coup import jsonutil, metrics, protocol
-from coup.actors.runtime import ActorStopped, start_actor
-from coup.actors.session import DRAINING, OVERLOADED_RETRY_MS, Inbound, SessionActor
+from coup import metrics, protocol
+from coup.actors.session import DRAINING, OVERLOADED_RETRY_MS, SessionActor
 from coup.errors import ApiError
-from coup.handlers.base import as_api_error, log_request_exception
+from coup.handlers.base import as_api_error, error_envelope, log_request_exception
+from coup.services import Services
 from coup.store import sessions as session_store
-from coup.store.notifications import unread_count
 from coup.store.sessions import AuthState
-
-if TYPE_CHECKING:
-    from coup.node import Node
 
 log = logging.getLogger(__name__)
 
 
 class WebSocketHandler(tornado.websocket.WebSocketHandler):
-    def initialize(self, node: Node, route: str) -> None:
-        self.node = node
+    def initialize(self, services: Services, route: str) -> None:
+        self.services = services
         self.route = route
         self.auth: AuthState | None = None
         self.session: SessionActor | None = None
@@ -54,15 +50,15 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         if origin is None and not has_bearer:
             return self._refuse(ApiError(
                 "FORBIDDEN", message="clients without an Origin must send a bearer token"))
-        if self.node.draining:
+        if self.services.status.draining:
             return self._refuse(ApiError("OVERLOADED", message="this node is shutting down"))
-        outcome = await self.node.authenticate(self.request)
+        outcome = await self.services.auth.authenticate(self.request)
         if outcome.error is not None:
             return self._refuse(outcome.error)
         self.auth = outcome.state
         if self.auth is not None:  # an auth-frame connection is checked once it authenticates
             try:
-                await self.node.check_maintenance("/api/ws", self.auth)
+                await self.services.auth.check_maintenance("/api/ws", self.auth)
             except ApiError as exc:
                 return self._refuse(exc)
         return True
@@ -72,7 +68,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         served (whatever address the person typed, 127.0.0.1 or localhost) is same-origin, and
         a page on another site cannot claim our Host in its Origin."""
         origin = origin.rstrip("/")
-        if origin in self.node.settings.allowed_origins:
+        if origin in self.services.settings.allowed_origins:
             return True
         scheme, _, host = origin.partition("://")
         return scheme in ("http", "https") and host == self.request.host
@@ -82,8 +78,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             metrics.HTTP_5XX.labels(self.route, error.code).inc()
         self.set_status(error.http_status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(jsonutil.dumps({"success": False,
-                                    "error": error.to_json(self.node.settings.language)}))
+        self.finish(error_envelope(error, self.services.settings.language))
         return False
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -110,7 +105,7 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             await self._start_session(self.auth)
         else:
             self._auth_timer = asyncio.get_running_loop().call_later(
-                self.node.settings.ws_auth_timeout_seconds, self._auth_timed_out)
+                self.services.settings.ws_auth_timeout_seconds, self._auth_timed_out)
 
     def _auth_timed_out(self) -> None:
         if self.session is None:
@@ -121,36 +116,13 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
-        user = {"id": auth.user.id, "name": auth.user.name, "avatar": auth.user.avatar}
-        registry = self.node.registry
-        session = SessionActor(registry, self, user=user, login_session_id=auth.session.id)
-        start_actor(session)
-        self.session = session
         # The session keeps what it needs; the rows are not kept alive per connection.
         self.auth = None
-        registry.add_session(session)
-        settings = self.node.settings
-        unread = await unread_count(auth.user.id)
-        session.send_hello({
-            "session_id": session.session_id,
-            "user": user,
-            "node": settings.node_id,
-            "heartbeat_ms": settings.ws_heartbeat_ms,
-            "limits": {
-                "max_frame_bytes": settings.ws_max_frame_bytes,
-                "max_rooms": settings.ws_max_rooms_per_session,
-                "max_sessions_per_user": settings.ws_max_sessions_per_user,
-                "chat_messages": settings.chat_rate.count,
-                "chat_window_seconds": settings.chat_rate.window_seconds,
-                "frames_per_second": 100,
-                "signalling_per_second": 50,
-                "outbound_max_bytes": settings.ws_outbound_max_bytes,
-                "outbound_max_frames": settings.ws_outbound_max_frames,
-            },
-            "unread_notifications": unread,
-        })
+        realtime = self.services.realtime
+        self.session = realtime.open_session(self, auth)
+        await realtime.send_hello(self.session)
 
-    def ping(self) -> None:
+    def send_ping(self) -> None:
         """One ping frame (coup/actors/heartbeat.py); nothing once the connection is closing."""
         connection = self.ws_connection
         if connection is not None and not connection.is_closing():
@@ -170,41 +142,42 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         if session is None:
             await self._authenticate_frame(message)
             return
-        if not session.admit_frame(message):
-            return
-        with contextlib.suppress(ActorStopped):  # the connection is closing
-            await session.ref.send(Inbound(message))
+        await session.receive_text(message)
 
     async def _authenticate_frame(self, text: str) -> None:
         try:
             frame = protocol.decode_client_frame(text)
         except protocol.FrameError as exc:
             if exc.ref is not None:  # a ref always gets its one reply (PROTOCOL §2)
-                self.write_message(_json_error_reply(
-                    exc.ref, exc.message(self.node.settings.language), protocol.BAD_REQUEST))
+                self.write_message(protocol.error_reply_text(
+                    exc.ref, protocol.BAD_REQUEST, exc.message(self.services.settings.language)))
             return
-        if self.node.draining:
+        if self.services.status.draining:
             if frame.ref is not None:
-                self.write_message(_json_error_reply(
-                    frame.ref, DRAINING.in_language(self.node.settings.language),
-                    protocol.OVERLOADED))
+                self.write_message(protocol.error_reply_text(
+                    frame.ref, protocol.OVERLOADED,
+                    DRAINING.in_language(self.services.settings.language),
+                    OVERLOADED_RETRY_MS))
             metrics.WS_CLOSES.labels(str(protocol.WS_1001_GOING_AWAY)).inc()
             self.close(protocol.WS_1001_GOING_AWAY, "server shutting down")
             return
         if frame.event != "auth":
             if frame.ref is not None:
-                self.write_message(_json_error_reply(frame.ref))
+                self.write_message(protocol.error_reply_text(
+                    frame.ref, protocol.UNAUTHORIZED, "send an auth frame first"))
             return
         token = frame.data.get("token")
-        state = await self.node.authenticate_token(token) if isinstance(token, str) else None
+        state = await self.services.auth.authenticate_token(token) \
+            if isinstance(token, str) else None
         if state is None:
             if frame.ref is not None:  # a ref always gets its one reply, even before a close
-                self.write_message(_json_error_reply(frame.ref, "the token is not valid"))
+                self.write_message(protocol.error_reply_text(
+                    frame.ref, protocol.UNAUTHORIZED, "the token is not valid"))
             metrics.WS_CLOSES.labels(str(protocol.WS_4001_AUTH_TIMEOUT)).inc()
             self.close(protocol.WS_4001_AUTH_TIMEOUT, "bad token")
             return
         try:
-            await self.node.check_maintenance("/api/ws", state)
+            await self.services.auth.check_maintenance("/api/ws", state)
         except ApiError:
             self.close(protocol.WS_1013_TRY_AGAIN_LATER, "maintenance")
             return
@@ -217,13 +190,4 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
         if self._auth_timer is not None:
             self._auth_timer.cancel()
         if self.session is not None:
-            self.session.closing = True
-            self.session.ref.stop()
-
-
-def _json_error_reply(ref: int | str, message: str = "send an auth frame first",
-                      code: str = protocol.UNAUTHORIZED) -> str:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if code == protocol.OVERLOADED:
-        error["retry_after_ms"] = OVERLOADED_RETRY_MS
-    return jsonutil.dumps({"event": "reply", "ref": ref, "ok": False, "error": error})
+            self.session.connection_lost()

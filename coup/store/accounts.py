@@ -12,6 +12,7 @@ from coup.errors import ApiError, RateLimited
 from coup.jsonutil import iso
 from coup.store import views
 from coup.store.db import database, db_task, db_transaction, is_postgres
+from coup.store.events import db_write
 from coup.store.fields import new_id, utcnow
 from coup.store.models import AdminRole, LoginFailure, OAuthAccount, Sanction, User
 from coup.store.sessions import create_session_row, live_admin_role
@@ -44,7 +45,7 @@ def load_me(user_id: str) -> dict[str, Any]:
     return me_view(User.get_by_id(user_id))
 
 
-@db_transaction
+@db_write
 def create_account(email: str, password_hash: str, name: str, *, ip: str | None,
                    user_agent: str | None, ttl_days: int) -> NewSession:
     """Insert a CREDENTIALS user and its first session; EMAIL_TAKEN when the email is used."""
@@ -159,7 +160,7 @@ def clear_expired_restrictions_now(user_id: str) -> None:
                 ).where(User.id == user_id).execute()
 
 
-@db_transaction
+@db_write
 def complete_login(user_id: str, attempt: LoginAttempt, *, new_password_hash: str | None,
                    user_agent: str | None, ttl_days: int) -> NewSession:
     """Login steps 5-7: clear lapsed restrictions, re-hash if asked, forget failures, session.

@@ -124,6 +124,13 @@ def close_database() -> None:
         _runner = None
 
 
+def pending_calls() -> int:
+    """Database calls queued or running now (also set as the gauge, for /metrics)."""
+    pending = _runner.pending if _runner is not None else 0
+    metrics.DB_PENDING_CALLS.set(pending)
+    return pending
+
+
 def current_runner() -> DatabaseRunner:
     if _runner is None:
         raise RuntimeError("the database is not open: call open_database() first")

@@ -3,8 +3,10 @@
 Every write that produces durable events runs as a `@db_write` function. Inside its
 transaction it calls `append_event()` (which advances `studies.last_seq` and inserts the
 `study_events` row) and the notification engine; both record what they did in the
-transaction's `Effects`. Only after the transaction commits are the effects handed, in seq
-order and then the notifications, to the sink the realtime layer installed. A rolled-back
+transaction's `Effects`, and so do the functions that revoke login sessions. Only after the
+transaction commits are the effects handed, events in seq order, then notifications, removals
+and revocations, to the sink the realtime layer installed (the front door,
+coup/actors/realtime.py). A rolled-back
 write hands over nothing, so clients never see an event that is not in the database.
 
 Gap-free seq under concurrent writers: the `UPDATE studies SET last_seq = last_seq + k`
@@ -64,6 +66,14 @@ class RoomRemoval:
     reason: str  # left, kicked or deleted
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """Login sessions revoked by the write: their sockets close with 1008 (COUP.md §5.1)."""
+
+    session_ids: tuple[str, ...]
+    reason: str
+
+
 @dataclass
 class Effects:
     """What one committed write owes the realtime layer, in the order it must be delivered."""
@@ -71,9 +81,10 @@ class Effects:
     events: list[CommittedEvent] = field(default_factory=list)
     notifications: list[NotificationPush] = field(default_factory=list)
     removals: list[RoomRemoval] = field(default_factory=list)
+    revocations: list[Revocation] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.notifications or self.removals)
+        return bool(self.events or self.notifications or self.removals or self.revocations)
 
 
 EffectsSink = Callable[[Effects], Awaitable[None]]
@@ -83,6 +94,8 @@ async def _drop_effects(effects: Effects) -> None:
     log.debug("no realtime sink installed; dropping %d events", len(effects.events))
 
 
+# Process-wide: the store is (Peewee's database proxy is one per process, coup/store/db.py),
+# and a @db_write function has no caller to hand its effects to but this.
 _sink: EffectsSink = _drop_effects
 _current = threading.local()
 
@@ -91,6 +104,11 @@ def install_effects_sink(sink: EffectsSink | None) -> None:
     """Called by the node at start: committed effects go to `sink` (None restores the no-op)."""
     global _sink
     _sink = sink or _drop_effects
+
+
+def installed_effects_sink() -> EffectsSink:
+    """The sink in place (tests wrap it to watch what the writes hand over)."""
+    return _sink
 
 
 async def hand_off(effects: Effects) -> None:
@@ -248,6 +266,12 @@ def record_events(study_id: str, first_seq: int,
 def remove_from_room(study_id: str, user_id: str | None, reason: str) -> None:
     """After commit, the user's sessions (or everyone's) get `study:removed` and leave."""
     current_effects().removals.append(RoomRemoval(study_id, user_id, reason))
+
+
+def sessions_revoked(session_ids: list[str], reason: str) -> None:
+    """After commit, the sockets of these login sessions close, on every node."""
+    if session_ids:
+        current_effects().revocations.append(Revocation(tuple(session_ids), reason))
 
 
 @db_task

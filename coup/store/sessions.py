@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import peewee
 
 from coup.store.db import database, db_task, db_transaction
+from coup.store.events import db_write, sessions_revoked
 from coup.store.fields import new_id, utcnow
 from coup.store.models import AdminRole, Session, User
 from coup.store.rows import column_list, field_count, model_from_row
@@ -130,10 +131,10 @@ def needs_touch(session: Session) -> bool:
 
 def create_session_row(user_id: str, ip: str | None, user_agent: str | None,
                        ttl_days: int) -> tuple[str, Session, list[str]]:
-    """Create a session inside the caller's transaction; returns (token, session, evicted ids).
+    """Create a session inside the caller's @db_write; returns (token, session, evicted ids).
 
     When the user already has the maximum of live sessions, the least recently used ones are
-    revoked (reason LIMIT) so the new one fits.
+    revoked (reason LIMIT) so the new one fits; their sockets close after commit.
     """
     now = utcnow()
     live = list(
@@ -145,6 +146,7 @@ def create_session_row(user_id: str, ip: str | None, user_agent: str | None,
     if evicted:
         Session.update(revoked_at=now, revoke_reason="LIMIT").where(
             Session.id.in_(evicted)).execute()
+        sessions_revoked(evicted, "LIMIT")
     token = new_token()
     session = Session.create(
         id=new_id(),
@@ -159,19 +161,22 @@ def create_session_row(user_id: str, ip: str | None, user_agent: str | None,
     return token, session, evicted
 
 
-@db_transaction
+@db_write
 def revoke_session(session_id: str, reason: str) -> bool:
     updated = (
         Session.update(revoked_at=utcnow(), revoke_reason=reason)
         .where((Session.id == session_id) & Session.revoked_at.is_null())
         .execute()
     )
+    if updated:
+        sessions_revoked([session_id], reason)
     return bool(updated)
 
 
 def revoke_user_sessions_now(user_id: str, reason: str,
                              keep_session_id: str | None = None) -> list[str]:
-    """Revoke every live session of a user (inside the caller's transaction); returns ids."""
+    """Revoke every live session of a user (inside the caller's @db_write); returns ids.
+    Their sockets close after commit."""
     query = Session.select(Session.id).where(
         (Session.user == user_id) & Session.revoked_at.is_null())
     if keep_session_id is not None:
@@ -180,10 +185,11 @@ def revoke_user_sessions_now(user_id: str, reason: str,
     if ids:
         Session.update(revoked_at=utcnow(), revoke_reason=reason).where(
             Session.id.in_(ids)).execute()
+        sessions_revoked(ids, reason)
     return ids
 
 
-revoke_user_sessions = db_transaction(revoke_user_sessions_now)
+revoke_user_sessions = db_write(revoke_user_sessions_now)
 
 # Ids per query in revoked_among: well under SQLite's limit on bound parameters.
 REVOKED_AMONG_BATCH = 500

@@ -71,7 +71,8 @@ class ProfileChange:
 
 @dataclass(frozen=True)
 class DeletedAccount:
-    """What is left to do after a deletion commits: the avatar file and the revoked sessions."""
+    """What is left to do after a deletion commits: the avatar file. (The revoked sessions'
+    sockets close with the write's effects.)"""
 
     avatar: str | None
     revoked_session_ids: list[str]
@@ -196,7 +197,7 @@ def clear_avatar(user_id: str) -> ProfileChange:
     return ProfileChange(me_view(User.get_by_id(user_id)), previous)
 
 
-@db_transaction
+@db_write
 def change_password(user_id: str, new_hash: str, *, expected_hash: str | None,
                     keep_session_id: str) -> list[str]:
     """Store the new hash and revoke every other session; returns the revoked ids.
