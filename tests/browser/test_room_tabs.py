@@ -242,3 +242,49 @@ def test_chat_messages_are_edited_deleted_attached_and_searched_live(new_context
     owner.get_by_role("dialog").get_by_role("button", name="삭제").click()
     expect(owner.locator(".msg", has_text="모의고사는 토요일")).to_have_count(0)
     expect(member.locator(".msg", has_text="모의고사는 토요일")).to_have_count(0)
+
+
+def test_the_owner_manages_roles_invites_and_the_study(new_context: Any) -> None:
+    room = seed_room(new_context(), new_context())
+    owner = open_room(room.owner, room, "members")
+    member = open_room(room.member, room, "members")
+
+    # A role change reaches the member's page live; ownership goes to an admin only.
+    expect(owner.get_by_role("button", name=f"스터디장 넘기기: {MEMBER_NAME}")).to_have_count(0)
+    owner.get_by_label(f"{MEMBER_NAME}님의 역할").select_option("ADMIN")
+    expect(owner.get_by_text(f"{MEMBER_NAME}님의 역할을 관리자(으)로 바꿨습니다.")).to_be_visible()
+    members = member.get_by_role("list", name="멤버 목록")
+    them = members.locator(".member-row", has_text=MEMBER_NAME)
+    expect(them.get_by_text("관리자")).to_be_visible()
+    # As an admin the member now sees the settings tab (invites only).
+    expect(member.get_by_role("link", name="설정")).to_be_visible()
+
+    # Invite code: create, copy the /join link, regenerate (the old code stops), revoke.
+    tab(owner, "설정")
+    owner.get_by_role("button", name="초대 코드 만들기").click()
+    code = owner.get_by_label("초대 코드", exact=True).inner_text()
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{8}", code), code
+    link = owner.get_by_label("초대 링크")
+    expect(link).to_have_value(re.compile(f"/join/{code}$"))
+    owner.get_by_role("button", name="새 코드로 바꾸기").click()
+    expect(owner.get_by_label("초대 코드", exact=True)).not_to_have_text(code)
+    owner.get_by_role("button", name="코드 없애기").click()
+    owner.get_by_role("dialog").get_by_role("button", name="코드 없애기").click()
+    expect(owner.get_by_text("초대 코드가 없습니다.")).to_be_visible()
+
+    # Editing the study shows on the member's header live.
+    owner.get_by_label("스터디 이름", exact=True).fill("토익 900 목표 스터디")
+    owner.get_by_role("button", name="저장").click()
+    expect(owner.get_by_text("스터디 정보를 저장했습니다.")).to_be_visible()
+    expect(member.get_by_role("heading", name="토익 900 목표 스터디", level=1)).to_be_visible()
+
+    # Ownership moves to the new admin: the old owner becomes an admin.
+    tab(owner, "멤버")
+    owner.get_by_role("button", name=f"스터디장 넘기기: {MEMBER_NAME}").click()
+    owner.get_by_role("dialog").get_by_role("button", name="스터디장 넘기기").click()
+    expect(owner.get_by_text(f"{MEMBER_NAME}님이 새 스터디장이 되었습니다.")).to_be_visible()
+    rows = owner.get_by_role("list", name="멤버 목록")
+    new_owner = rows.locator(".member-row", has_text=MEMBER_NAME)
+    expect(new_owner.get_by_text("스터디장")).to_be_visible()
+    expect(rows.locator(".member-row", has_text=OWNER_NAME).get_by_text("관리자")).to_be_visible()
+    expect(member.get_by_label(f"{OWNER_NAME}님의 역할")).to_have_value("ADMIN")
