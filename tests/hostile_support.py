@@ -304,7 +304,7 @@ def summarize(record: logging.LogRecord) -> str:
 @dataclass
 class Finding:
     target: str  # "POST /api/studies" or "ws chat:message"
-    field: str
+    part: str  # where the hostile value was: "body:name", "query:page", "data:content"...
     value: str
     outcome: str
     log: list[str] = field(default_factory=list)
@@ -335,7 +335,7 @@ class Findings:
         lines = [f"{len(self.items)} hostile inputs were mishandled ({len(groups)} causes):"]
         for cause, members in groups.items():
             lines.append(f"* {cause} ({len(members)}x)")
-            lines += [f"    {f.target} [{f.field}] = {f.value} -> {f.outcome}"
+            lines += [f"    {f.target} [{f.part}] = {f.value} -> {f.outcome}"
                       for f in members[:limit_per_cause]]
         return "\n".join(lines)
 

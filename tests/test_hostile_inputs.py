@@ -400,7 +400,7 @@ class WsWorld:
         to = (self.peer or self.open_peer()).session_id
         sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\n"
         candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}
-        return {
+        data: dict[str, dict[str, Any]] = {
             "ping": {}, "auth": {"token": self.token},
             "study:join": {"study_id": d, "since": 0}, "study:leave": {"study_id": d},
             "chat:message": {"study_id": a, "content": "안녕하세요 여러분",
@@ -421,7 +421,8 @@ class WsWorld:
             "video:screen-share": {"study_id": a, "sharing": False},
             "video:speaking": {"study_id": a, "speaking": False},
             "chat:video-message": {"study_id": a, "message": "화면 보이시나요?"},
-        }[event]
+        }
+        return data[event]
 
 
 def make_ws_world(server: LiveServer, world: HostileWorld) -> WsWorld:
@@ -433,8 +434,9 @@ def make_ws_world(server: LiveServer, world: HostileWorld) -> WsWorld:
         assert response.status_code == 201, response.text
         return response.json()["data"]["id"]
 
-    more = [server.call(create_study_row(owner.id, True, True)) for _ in range(3)]
-    return WsWorld(owner.token, world.study_id, *more, posted("고칠 메시지"),
+    b, c, d = (server.call(create_study_row(owner.id, True, True))  # type: ignore[arg-type]
+               for _ in range(3))
+    return WsWorld(owner.token, world.study_id, b, c, d, posted("고칠 메시지"),
                    posted("지울 메시지"), world.made("file_id"), world.made("notification_id"),
                    server, world.user("member").token)
 
@@ -864,7 +866,7 @@ def pre_auth_probe(backend: Backend, token: str, case: PreAuthFrame,
         ws.send_raw(case.text)
         if case.label == "then a valid token":  # pipelined: the close is already decided
             ws.send_raw(valid_auth)
-        code = -1
+        code: int | None = -1
         if case.ref is not None:
             code = read_until(ws, lambda got: any(
                 f.get("event") == "reply" and f.get("ref") == case.ref for f in got), frames)
