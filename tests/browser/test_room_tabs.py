@@ -162,6 +162,16 @@ def test_notices_files_calendar_tasks_and_attendance_are_live_for_the_other_memb
     expect(who.get_by_text(MEMBER_NAME)).to_be_visible(timeout=12_000)
     expect(owner.get_by_role("heading", name="출석한 멤버 1 / 2")).to_be_visible()
 
+    # Editing the notice to attach the uploaded file reaches the member's open notice.
+    for page in (member, owner):
+        tab(page, "공지")
+        page.get_by_role("link", name=re.compile("이번 주 모의고사 안내")).click()
+    owner.get_by_role("button", name="수정").click()
+    owner.get_by_label("LC-정답표.txt", exact=True).check()
+    owner.get_by_role("button", name="저장").click()
+    attachments = member.get_by_role("list", name="첨부 파일")
+    expect(attachments.get_by_role("link", name="📎 LC-정답표.txt")).to_be_visible()
+
     # Home sums it up for the member.
     tab(member, "홈")
     home = {name: member.get_by_role("region", name=name)

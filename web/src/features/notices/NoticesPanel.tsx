@@ -6,7 +6,7 @@ import { formatDateTime } from "../../lib/dates";
 import { errorText, fieldErrors } from "../../lib/errors";
 import { useI18n } from "../../lib/i18n";
 import type { Study } from "../../lib/types";
-import { PIN_LIMIT, useDeleteNotice, useNotice, useNotices, useSaveNotice, useTogglePin, type Notice } from "./api";
+import { MAX_ATTACHMENTS, PIN_LIMIT, useAttachableFiles, useDeleteNotice, useNotice, useNotices, useSaveNotice, useTogglePin, type Notice } from "./api";
 import { noticeHtml } from "./rich-text";
 import { RichTextEditor } from "./RichTextEditor";
 
@@ -143,12 +143,14 @@ function NoticeForm({ study, notice, onDone }: { study: Study; notice: Notice | 
   const [content, setContent] = useState(notice ? noticeHtml(notice.content) : "");
   const [pinned, setPinned] = useState(notice?.is_pinned ?? false);
   const [important, setImportant] = useState(notice?.is_important ?? false);
+  const [attachments, setAttachments] = useState<string[]>(notice?.attachments.map((file) => file.id) ?? []);
+  const files = useAttachableFiles(study.id);
   const errors = fieldErrors(save.error);
   const empty = !content.replace(/<[^>]*>/g, "").trim();
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (empty) return;
-    save.mutate({ id: notice?.id, body: { title: title.trim(), content, is_pinned: pinned, is_important: important } }, {
+    save.mutate({ id: notice?.id, body: { title: title.trim(), content, is_pinned: pinned, is_important: important, attachment_file_ids: attachments } }, {
       onSuccess: (saved) => {
         toast(t(notice ? "notices.saved" : "notices.created"));
         onDone();
@@ -167,6 +169,20 @@ function NoticeForm({ study, notice, onDone }: { study: Study; notice: Notice | 
           <Checkbox label={t("notices.pinLabel", { max: PIN_LIMIT })} checked={pinned} onChange={(event) => setPinned(event.target.checked)} />
           <Checkbox label={t("notices.importantLabel")} checked={important} onChange={(event) => setImportant(event.target.checked)} />
         </div>
+        {(files.data?.length ?? 0) > 0 && (
+          <fieldset className="fieldset">
+            <legend>{t("notices.attachLabel", { max: MAX_ATTACHMENTS })}</legend>
+            <div className="assignee-grid">
+              {files.data!.map((file) => (
+                <Checkbox key={file.id} label={file.name} checked={attachments.includes(file.id)}
+                  disabled={!attachments.includes(file.id) && attachments.length >= MAX_ATTACHMENTS}
+                  onChange={(event) => setAttachments((current) => event.target.checked
+                    ? [...current, file.id] : current.filter((id) => id !== file.id))} />
+              ))}
+            </div>
+            {errors.attachment_file_ids && <p className="error-text" role="alert">{errors.attachment_file_ids}</p>}
+          </fieldset>
+        )}
         {save.error && !Object.keys(errors).length ? <p className="error-text" role="alert">{errorText(save.error, t)}</p> : null}
         <div className="row">
           <Button type="submit" busy={save.isPending} disabled={empty}>{t(notice ? "roomUi.save" : "notices.publish")}</Button>

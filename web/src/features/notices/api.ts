@@ -7,7 +7,7 @@ export interface Notice {
   is_pinned: boolean; pinned_at: string | null; is_important: boolean; views: number;
   author: UserSummary; attachments: FileRef[]; created_at: string; updated_at: string;
 }
-export interface NoticeInput { title: string; content: string; is_pinned: boolean; is_important: boolean }
+export interface NoticeInput { title: string; content: string; is_pinned: boolean; is_important: boolean; attachment_file_ids: string[] }
 
 export const noticeKeys = {
   all: (studyId: string) => ["notices", studyId] as const,
@@ -58,5 +58,15 @@ export function useDeleteNotice(studyId: string) {
   return useMutation({
     mutationFn: (id: string) => api.delete(`/api/studies/${studyId}/notices/${id}`),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: noticeKeys.all(studyId) }),
+  });
+}
+
+export const MAX_ATTACHMENTS = 5;
+
+/** The study's newest files, to attach to a notice (the same endpoint as the files tab). */
+export function useAttachableFiles(studyId: string) {
+  return useQuery({
+    queryKey: ["files", studyId, "attachable"],
+    queryFn: async () => (await api.get<FileRef[]>(`/api/studies/${studyId}/files`, { folder: "*", limit: 50 })).data,
   });
 }
