@@ -85,6 +85,7 @@ def test_profile_edit_avatar_and_password_change_signs_out_the_other_browser(
     page.get_by_role("button", name="비밀번호 바꾸기").click()
     expect(page.get_by_text("비밀번호를 바꿨습니다.", exact=False)).to_be_visible()
 
+    expect(phone.get_by_text("다른 곳에서 종료되었습니다", exact=False)).to_be_visible()
     expect(phone).to_have_url(re.compile(r"/sign-in\?next="))
     expect(phone.get_by_role("heading", name="로그인")).to_be_visible()
     expect(page.get_by_test_id("login-session")).to_have_count(1)

@@ -1,10 +1,10 @@
 import { Link, NavLink, Outlet, useMatch, useNavigate } from "react-router";
-import { Suspense } from "react";
+import { Suspense, useEffect } from "react";
 import { Avatar, Button, Spinner, useToast } from "../components/ui";
 import { useSignOut } from "../features/auth/api";
 import { NotificationBell } from "../features/notifications/NotificationBell";
 import { useI18n, type MessageKey } from "../lib/i18n";
-import { useConnectionState } from "../lib/realtime";
+import { useConnectionState, useRealtime } from "../lib/realtime";
 import { useSession } from "../lib/session";
 import "../styles/pages.css";
 
@@ -14,6 +14,7 @@ export function Layout() {
   const signOut = useSignOut();
   const navigate = useNavigate();
   const toast = useToast();
+  useSessionEndedNotice();
   // The study room fills the screen below the header; the footer would only push it down.
   const inRoom = useMatch("/studies/:studyId/room/*");
   const home = { to: "/dashboard", label: t("nav.home"), icon: "🏠", end: true };
@@ -80,6 +81,14 @@ export function Layout() {
       )}
     </div>
   );
+}
+
+/** The server closed this tab's session (revoked elsewhere, password changed): say why. */
+function useSessionEndedNotice() {
+  const { t } = useI18n();
+  const toast = useToast();
+  const client = useRealtime();
+  useEffect(() => client?.on("sessionEnded", () => toast(t("auth.sessionEnded"), "error")), [client, t, toast]);
 }
 
 function ConnectionIndicator() {
