@@ -7,6 +7,7 @@ socket (encode once, write many; ARCHITECTURE §9).
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +73,7 @@ def decode_client_frame(text: str) -> ClientFrame:
     try:
         frame = ujson.loads(text)  # ujson refuses nesting beyond 1,024 levels itself
     except (ValueError, TypeError):
-        raise FrameError("the frame is not valid JSON") from None
+        raise FrameError("the frame is not valid JSON", _top_level_ref(text)) from None
     if not isinstance(frame, dict):
         raise FrameError("the frame must be a JSON object")
     ref = frame.get("ref")
@@ -102,6 +103,42 @@ def decode_client_frame(text: str) -> ClientFrame:
     if unknown:
         raise FrameError(f"unknown frame fields: {', '.join(sorted(unknown))}", ref)
     return ClientFrame(event, data, ref)
+
+
+# A JSON string token or one bracket: what _top_level_ref needs to see of a frame.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _top_level_ref(text: str) -> int | str | None:
+    """The `ref` of a frame ujson refused, when the frame is an object whose only fault is
+    below its top level (nested too deeply, say), so the refusal can still answer that ref
+    (PROTOCOL §2). Every nested value is replaced by null and the rest parsed again; only a
+    refused frame pays for this."""
+    kept: list[str] = []
+    depth = 0
+    start = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth == 2:
+                kept.append(text[start:token.start()] + "null")
+        elif mark in "]}":
+            depth -= 1
+            if depth == 1:
+                start = token.end()
+    if depth != 0 or not kept:
+        return None
+    try:
+        frame = ujson.loads("".join(kept) + text[start:])
+    except (ValueError, TypeError):
+        return None
+    ref = frame.get("ref") if isinstance(frame, dict) else None
+    if isinstance(ref, bool) or not isinstance(ref, int | str):
+        return None
+    if isinstance(ref, str) and (len(ref) > 64 or not inbound.is_encodable(ref)):
+        return None
+    return ref
 
 
 def ws_frame(payload: bytes) -> bytes:

@@ -21,6 +21,7 @@ from coup.store.db import db_task
 from coup.store.models import Report
 from tests.cluster_support import NodeProcess, create_study, free_port, signup
 from tests.conftest import (
+    APP_ORIGIN,
     Api,
     LiveServer,
     clear_redis_prefix,
@@ -207,10 +208,33 @@ def test_deep_frames_are_refused_with_their_ref(api: Api, server: LiveServer) ->
         # The frame is level 1 and data level 2: 30 levels inside data are the most allowed.
         assert a.ok("ping", {"pad": nested(30)})["server_time"] > 0
         assert a.fail("ping", {"pad": nested(31)})["code"] == "BAD_REQUEST"
-        # Beyond what the parser reads at all: no ref can be read, so an error push.
-        a.send_raw('{"event": "ping", "ref": "lost", "data": {"x": ' + deep_text(2000) + "}}")
-        assert a.expect("error")["code"] == "BAD_REQUEST"
+        # Beyond what the parser reads at all (1,024 levels): the ref is still found at the
+        # top level, so the frame still gets its one reply.
+        a.send_raw('{"event": "ping", "ref": "deeper", "data": {"x": ' + deep_text(2000) + "}}")
+        reply = one_reply(a, "deeper")
+        assert reply["ok"] is False and reply["error"]["code"] == "BAD_REQUEST", reply
         assert a.ok("ping")["server_time"] > 0
+
+
+def test_a_deep_frame_before_authentication_is_answered_with_its_ref(server: LiveServer) -> None:
+    with WsClient.open(server, origin=APP_ORIGIN, expect_hello=False) as ws:
+        ws.send_raw('{"event": "auth", "ref": 8, "data": ' + deep_text(5000) + "}")
+        reply = ws.reply(8, timeout=5)
+        assert reply["ok"] is False and reply["error"]["code"] == "BAD_REQUEST", reply
+
+
+def test_an_auth_frame_behind_a_refused_one_starts_no_session(
+        api: Api, server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    """The bad token closes the connection; the valid frame pipelined behind it is not read
+    (it used to start a session on the closed socket and fail with an AttributeError)."""
+    user = api.signup()
+    with WsClient.open(server, origin=APP_ORIGIN, expect_hello=False) as ws:
+        ws.send("auth", {"token": "not-a-token"}, ref=1)
+        ws.send("auth", {"token": user.token}, ref=2)
+        assert ws.reply(1, timeout=5)["error"]["code"] == "UNAUTHORIZED"
+        assert ws.closed_with(timeout=5) == 4001
+    time.sleep(0.3)  # the second frame, had it been read, is handled by now
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
 
 
 # --- the class: NUL, names, numbers, query strings ------------------------------------------------

@@ -129,6 +129,11 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             with contextlib.suppress(StreamClosedError):
                 connection.write_ping(b"")
 
+    @property
+    def closing(self) -> bool:
+        connection = self.ws_connection
+        return connection is None or connection.is_closing()
+
     def on_pong(self, data: bytes) -> None:
         self.heard_at = asyncio.get_running_loop().time()
 
@@ -140,7 +145,10 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             return
         session = self.session
         if session is None:
-            await self._authenticate_frame(message)
+            # A frame pipelined behind one that closed the connection (a bad token) is not
+            # read: it would start a session on a closed socket.
+            if not self.closing:
+                await self._authenticate_frame(message)
             return
         await session.receive_text(message)
 
@@ -180,6 +188,8 @@ class WebSocketHandler(tornado.websocket.WebSocketHandler):
             await self.services.auth.check_maintenance("/api/ws", state)
         except ApiError:
             self.close(protocol.WS_1013_TRY_AGAIN_LATER, "maintenance")
+            return
+        if self.closing:  # the peer left (or the auth timer fired) during the look-up
             return
         self.auth = state
         await self._start_session(state)
