@@ -4,6 +4,7 @@ profile, groups, reports, invites), made through the REST API so each test start
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +49,9 @@ def seed_pages(browser: Any, base_url: str) -> dict[str, Any]:
         member.request.patch(f"/api/tasks/{done['id']}/toggle", data={},
                              headers={"X-XSRFToken": xsrf(member)})
         group = api_post(member, "/api/groups", {
-            "name": "서울 개발자 모임", "category": "NETWORK", "tags": ["개발", "서울"],
+            # Group names are unique on the whole server, which the test modules share.
+            "name": f"서울 개발자 모임 {secrets.token_hex(2)}", "category": "NETWORK",
+            "tags": ["개발", "서울"],
             "description": "한 달에 한 번 모여 만든 것을 보여 주고 이야기합니다."})
         api_post(owner, f"/api/groups/{group['id']}/join", {})
         api_post(member, f"/api/groups/{group['id']}/invites", {"expires_in_days": 7})
