@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from coup.store.fields import utcnow
 from coup.validation import (
     DATE_RANGE_REASON,
     EARLIEST_DATE,
@@ -37,6 +36,12 @@ from coup.validation import (
     Rule,
     check_date_range,
 )
+
+
+def utcnow() -> datetime:
+    """Now in UTC without tzinfo: timestamps are stored naive-UTC on both databases (§4.1)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")

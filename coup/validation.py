@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from coup.errors import ValidationError
 
@@ -333,3 +334,42 @@ def parse_query_bool(raw: str | None, name: str, default: bool | None) -> bool |
     if raw in ("true", "false"):
         return raw == "true"
     raise ValidationError({name: "must be true or false"})
+
+
+# Ids are opaque 1-32 character strings (COUP.md §1 item 3).
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Ids in bodies are looked up, not parsed: anything unknown is NOT_FOUND, as in paths.
+USER_ID = Text(max_len=64)
+
+
+@dataclass(frozen=True)
+class OptionalChoice(Choice):
+    """A Choice where "" means null, like the optional text fields (§1 item 9)."""
+
+    def check(self, value: Any) -> Any:
+        if value == "" and not self.required:
+            return None
+        return super().check(value)
+
+
+def query_choice(raw: str | None, name: str, values: tuple[str, ...],
+                 default: str | None = None) -> str | None:
+    """A query parameter restricted to `values`; absent or empty means `default`."""
+    if raw is None or raw == "":
+        return default
+    if raw not in values:
+        raise ValidationError({name: f"must be one of {', '.join(values)}"})
+    return raw
+
+
+def _https_url(value: str) -> None:
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed "[" in the host ("Invalid IPv6 URL")
+        raise FieldInvalid("must be an https:// URL") from None
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+        raise FieldInvalid("must be an https:// URL")
+
+
+# An image given by URL (avatars, group images): https only.
+AVATAR_URL = Text(required=False, nullable=True, max_len=500, extra=_https_url)

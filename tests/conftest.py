@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from coup.config import RateLimit, Settings, load_settings
 from coup.node import Node
 from coup.ratelimit import LocalLimit, SharedLimit
 from coup.services import Services
+from coup.store.db import db_task
 from coup.store.events import Effects, install_effects_sink, installed_effects_sink
 
 PG_ADMIN_DSN = os.environ.get("COUP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -212,6 +214,36 @@ def watching_effects(listener: Any) -> Iterator[None]:
         yield
     finally:
         install_effects_sink(inner)
+
+
+# The one query-count helper: count_queries(fn, *args) runs an undecorated store function on a
+# database worker and returns how many SQL statements it sent.
+class _ThreadQueryCounter(logging.Handler):
+    """Counts the SQL statements Peewee logs from one thread (the worker running the call)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.thread = threading.get_ident()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.count += 1
+
+
+@db_task
+def count_queries(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """Run an undecorated store function on a worker and count the statements it sends."""
+    logger = logging.getLogger("peewee")
+    counter, level = _ThreadQueryCounter(), logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    try:
+        fn(*args, **kwargs)
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+    return counter.count
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,10 +6,8 @@ endpoints; everything under test goes through the real server.
 
 from __future__ import annotations
 
-import logging
 import secrets
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -179,29 +177,3 @@ def assert_seqs_consecutive(events: list[dict[str, Any]]) -> None:
         assert event["payload"]["seq"] == event["seq"]
 
 
-class _ThreadQueryCounter(logging.Handler):
-    """Counts the SQL statements Peewee logs from one thread (the worker running the call)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.thread = threading.get_ident()
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.count += 1
-
-
-@db_task
-def count_queries(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-    """Run an undecorated store function on a worker and count the statements it sends."""
-    logger = logging.getLogger("peewee")
-    counter, level = _ThreadQueryCounter(), logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
-        fn(*args, **kwargs)
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
-    return counter.count

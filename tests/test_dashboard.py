@@ -9,7 +9,6 @@ type and period, and the widget layout.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -20,7 +19,7 @@ from coup import localtime
 from coup.store import dashboard as dashboard_store
 from coup.store import dashboard_statistics
 from coup.store.dashboard import Clock, build_dashboard
-from coup.store.db import database, db_task, db_transaction
+from coup.store.db import db_task, db_transaction
 from coup.store.fields import new_id
 from coup.store.models import (
     Attendance,
@@ -32,7 +31,7 @@ from coup.store.models import (
     Task,
     User,
 )
-from tests.conftest import Api, LiveServer, error_code
+from tests.conftest import Api, LiveServer, count_queries, error_code
 from tests.conftest import User as ApiUser
 
 NOW = datetime(2030, 5, 15, 3, 0)  # 12:00 in Seoul, a Wednesday
@@ -203,34 +202,16 @@ def test_a_failing_section_is_null_and_named_while_the_others_answer(
 # --- bounded queries --------------------------------------------------------------------------
 
 
-@db_task
-def count_queries(user_id: str, work: str, tz: tzinfo) -> int:
-    """Queries this worker thread runs while building the dashboard (or one statistics type)."""
-    db = database.obj
-    original = db.execute_sql
-    me = threading.get_ident()
-    count = 0
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        nonlocal count
-        if threading.get_ident() == me:
-            count += 1
-        return original(*args, **kwargs)
-
-    db.execute_sql = counting
-    try:
-        clock = Clock(NOW, tz)
-        if work == "dashboard":
-            result = build_dashboard(user_id, clock)
-            assert result["failed_sections"] == []
-        else:
-            period = dashboard_statistics.resolve_period("THIS_YEAR", clock.today, None, None,
-                                                         "MONTH")
-            dashboard_statistics.BUILDERS[work](user_id, clock, period)
-    finally:
-        del db.execute_sql
-    return count
-
+def _build(user_id: str, work: str, tz: tzinfo) -> None:
+    """Build the dashboard (or one statistics type), as the store does for a request."""
+    clock = Clock(NOW, tz)
+    if work == "dashboard":
+        result = build_dashboard(user_id, clock)
+        assert result["failed_sections"] == []
+    else:
+        period = dashboard_statistics.resolve_period("THIS_YEAR", clock.today, None, None,
+                                                     "MONTH")
+        dashboard_statistics.BUILDERS[work](user_id, clock, period)
 
 def _busy_user(api: Api, server: LiveServer, studies: int, notifications: int) -> ApiUser:
     user, owner = api.signup(), api.signup()
@@ -254,12 +235,12 @@ def test_dashboard_and_statistics_cost_the_same_queries_for_2_or_50_studies(
     light = _busy_user(api, server, studies=2, notifications=3)
     heavy = _busy_user(api, server, studies=50, notifications=10_000)
     tz = server.settings.tz
-    light_count = server.call(count_queries(light.id, "dashboard", tz))
-    heavy_count = server.call(count_queries(heavy.id, "dashboard", tz), timeout=60)
+    light_count = server.call(count_queries(_build, light.id, "dashboard", tz))
+    heavy_count = server.call(count_queries(_build, heavy.id, "dashboard", tz), timeout=60)
     assert light_count == heavy_count == len(dashboard_store.SECTIONS)
     for kind in dashboard_statistics.STAT_TYPES:
-        assert server.call(count_queries(light.id, kind, tz)) == \
-            server.call(count_queries(heavy.id, kind, tz), timeout=60), kind
+        assert server.call(count_queries(_build, light.id, kind, tz)) == \
+            server.call(count_queries(_build, heavy.id, kind, tz), timeout=60), kind
     data = get(heavy, "/api/dashboard")
     assert data["stats"]["active_studies"] == 50
     assert data["stats"]["unread_notifications"] == 10_000

@@ -12,9 +12,9 @@ from coup.store import membership_reads
 from coup.store.db import db_transaction
 from coup.store.fields import new_id, utcnow
 from coup.store.models import Message, Notice, Study, StudyReadCursor
-from tests.conftest import Api, LiveServer, error_code
+from tests.conftest import Api, LiveServer, count_queries, error_code
 from tests.conftest import User as ApiUser
-from tests.membership_support import World, count_queries, data, make_world
+from tests.membership_support import World, data, make_world
 
 
 @pytest.fixture()

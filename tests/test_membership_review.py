@@ -8,9 +8,9 @@ import pytest
 
 from coup.pagination import PageRequest
 from coup.store import membership_reads
-from tests.conftest import Api, LiveServer, error_code
+from tests.conftest import Api, LiveServer, count_queries, error_code
 from tests.conftest import User as ApiUser
-from tests.membership_support import World, count_queries, data, make_world
+from tests.membership_support import World, data, make_world
 
 
 @pytest.fixture()

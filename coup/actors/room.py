@@ -403,10 +403,10 @@ class RoomActor(Actor):
         if wait:
             # Idempotency comes before the rate limit (COUP.md §7.7): a retry of a message
             # this room no longer remembers is answered from the database, not refused.
-            original = await chat_store.find_by_client_id(self.study_id, draft.user_id,
-                                                           draft.client_id)
-            if original is not None:
-                message.reply(original, None)
+            stored = await chat_store.find_by_client_id(self.study_id, draft.user_id,
+                                                         draft.client_id)
+            if stored is not None:
+                message.reply(stored, None)
             else:
                 message.reply(None, RateLimited(wait))
             return

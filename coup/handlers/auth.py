@@ -10,9 +10,9 @@ from coup.auth import suspended_error
 from coup.errors import ApiError, NotFound, RateLimited
 from coup.handlers.base import ApiHandler
 from coup.jsonutil import iso
+from coup.localtime import utcnow
 from coup.rules import USER_NAME
 from coup.store import accounts, sessions, views
-from coup.store.fields import utcnow
 from coup.store.models import User
 from coup.validation import Email, Password, parse_body
 

@@ -10,7 +10,6 @@ from typing import Any
 from coup import localtime
 from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
-from coup.handlers.membership import query_choice
 from coup.pagination import pagination_view, parse_page
 from coup.store import dashboard, dashboard_statistics
 from coup.store.dashboard import Clock
@@ -21,7 +20,15 @@ from coup.store.dashboard_statistics import (
     STAT_TYPES,
 )
 from coup.store.enums import NOTIFICATION_TYPE, WIDGET_TYPE
-from coup.validation import Boolean, Choice, Integer, Text, parse_body, parse_query_int
+from coup.validation import (
+    Boolean,
+    Choice,
+    Integer,
+    Text,
+    parse_body,
+    parse_query_int,
+    query_choice,
+)
 
 RECENT_ACTIVITIES_PAGE_LIMIT = 20
 UPCOMING_DEFAULT_DAYS = 7

@@ -12,8 +12,6 @@ from typing import Any
 
 from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
-from coup.handlers.membership import USER_ID, OptionalChoice, query_choice
-from coup.handlers.users import AVATAR_URL
 from coup.pagination import PageRequest, pagination_view, parse_page
 from coup.store import group_members, groups
 from coup.store.enums import (
@@ -25,12 +23,15 @@ from coup.store.enums import (
 from coup.store.groups import GroupFilters
 from coup.store.studies import clean_tags
 from coup.validation import (
+    AVATAR_URL,
+    USER_ID,
     Boolean,
     Choice,
     Email,
     FieldInvalid,
     Integer,
     ListShape,
+    OptionalChoice,
     Problems,
     Rule,
     Text,
@@ -38,6 +39,7 @@ from coup.validation import (
     parse_fields,
     parse_query_bool,
     parse_query_int,
+    query_choice,
 )
 
 GROUPS_PAGE_LIMIT = 20

@@ -7,42 +7,16 @@ access and state under the study lock and records events and notifications.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
 from coup.pagination import pagination_view, parse_page
 from coup.store import membership, membership_reads
 from coup.store.enums import JOIN_MOTIVATION, MEMBER_ROLE, MEMBER_STATUS, SKILL_LEVEL
-from coup.validation import Choice, Problems, Text
+from coup.validation import USER_ID, Choice, OptionalChoice, Problems, Text, query_choice
 
 MEMBERS_PAGE_LIMIT = 50
 JOIN_REQUESTS_PAGE_LIMIT = 20
 MY_STUDIES_PAGE_LIMIT = 50
 REASON = Text(required=False, nullable=True, max_len=200, multiline=True)
-# Ids in bodies are looked up, not parsed: anything unknown is NOT_FOUND, as in paths.
-USER_ID = Text(max_len=64)
-
-
-@dataclass(frozen=True)
-class OptionalChoice(Choice):
-    """A Choice where "" means null, like the optional text fields (§1 item 9)."""
-
-    def check(self, value: Any) -> Any:
-        if value == "" and not self.required:
-            return None
-        return super().check(value)
-
-
-def query_choice(raw: str | None, name: str, values: tuple[str, ...],
-                 default: str | None) -> str | None:
-    """A query parameter restricted to `values`; absent or empty means `default`."""
-    if raw is None or raw == "":
-        return default
-    if raw not in values:
-        raise ValidationError({name: f"must be one of {', '.join(values)}"})
-    return raw
 
 
 class JoinHandler(ApiHandler):

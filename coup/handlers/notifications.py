@@ -8,7 +8,6 @@ all of their sessions after commit, through the realtime front door.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from coup.actors.realtime import Realtime
@@ -18,12 +17,10 @@ from coup.pagination import pagination_view, parse_page
 from coup.store import notification_center as center
 from coup.store.enums import NOTIFICATION_TYPE
 from coup.store.notifications import unread_count
-from coup.validation import parse_query_bool
+from coup.validation import ID_PATTERN, parse_query_bool
 
 log = logging.getLogger(__name__)
 
-# Ids are opaque 1-32 character strings (COUP.md §1 item 3).
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # DELETE /api/notifications/bulk takes 1 to this many distinct ids (§7.14).
 BULK_DELETE_MAX_IDS = 100
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from coup import localtime
-from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
 from coup.localtime import Day
 from coup.pagination import pagination_view, parse_page
 from coup.store import personal_tasks as task_store
 from coup.store.enums import PRIORITY, TASK_STATUS
-from coup.validation import Boolean, Choice, Problems, Rule, Text, parse_fields, parse_query_bool
+from coup.validation import (
+    Boolean,
+    Choice,
+    Problems,
+    Rule,
+    Text,
+    parse_fields,
+    parse_query_bool,
+    query_choice,
+)
 
 TITLE = Text(min_len=1, max_len=100)
 DESCRIPTION = Text(required=False, nullable=True, max_len=1000, multiline=True)
@@ -63,14 +71,6 @@ def parse_update(body: Any) -> dict[str, Any]:
         problems.add("completed", f"contradicts status {status}")
     problems.raise_if_any()
     return data
-
-
-def query_choice(raw: str | None, name: str, values: tuple[str, ...], default: str) -> str:
-    if raw is None or raw == "":
-        return default
-    if raw not in values:
-        raise ValidationError({name: f"must be one of {', '.join(values)}"})
-    return raw
 
 
 class TasksHandler(ApiHandler):

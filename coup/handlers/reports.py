@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from coup.handlers.base import ApiHandler
-from coup.handlers.notifications import ID_PATTERN
 from coup.pagination import pagination_view, parse_page
 from coup.store import reports
 from coup.store.enums import REPORT_TYPE, TARGET_TYPE
-from coup.validation import Choice, FieldInvalid, Rule, Text
+from coup.validation import ID_PATTERN, Choice, FieldInvalid, Rule, Text
 
 # §7.17: the reporter's evidence is a JSON object of at most 10 KB (10,240 bytes) serialised
 # as compact UTF-8 JSON, which is how clients send it.

@@ -6,9 +6,9 @@ from typing import Any
 
 from coup.errors import ApiError, ValidationError
 from coup.handlers.base import ApiHandler
+from coup.localtime import utcnow
 from coup.pagination import PageRequest, pagination_view, parse_page
 from coup.store import studies
-from coup.store.fields import utcnow
 from coup.store.membership import refuse_if_restricted
 from coup.store.studies import DEFAULT_MAX_MEMBERS, ExploreFilters
 from coup.validation import (

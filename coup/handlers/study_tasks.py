@@ -12,13 +12,12 @@ from datetime import date
 from typing import Any
 
 from coup import localtime
-from coup.errors import ValidationError
 from coup.handlers.base import ApiHandler
 from coup.localtime import Day
 from coup.pagination import pagination_view, parse_page
 from coup.store import study_tasks as task_store
 from coup.store.enums import PRIORITY, TASK_STATUS
-from coup.validation import Choice, FieldInvalid, Problems, Rule, Text, parse_fields
+from coup.validation import Choice, FieldInvalid, Problems, Rule, Text, parse_fields, query_choice
 
 MAX_ASSIGNEES = 20
 # Ids are looked up, not parsed (§1 item 3); this only bounds the size of the body.
@@ -74,14 +73,6 @@ def parse_task_fields(body: Any, schema: dict[str, Rule], today: date, *,
         problems.add("due_date", "must be today or later")
     problems.raise_if_any()
     return data
-
-
-def query_choice(raw: str | None, name: str, values: tuple[str, ...]) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if raw not in values:
-        raise ValidationError({name: f"must be one of {', '.join(values)}"})
-    return raw
 
 
 class StudyTasksHandler(ApiHandler):

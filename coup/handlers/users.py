@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
 
 from coup import passwords
+from coup.avatars import AVATAR_URL_PREFIX, avatar_dir, delete_avatar_file
 from coup.errors import ApiError, BadRequest, RateLimited, ValidationError
 from coup.handlers.base import ApiHandler
-from coup.handlers.media import AVATAR_URL_PREFIX, avatar_dir, delete_avatar_file
 from coup.pagination import pagination_view, parse_page
 from coup.rules import BIO, USER_NAME
 from coup.store import users
-from coup.validation import FieldInvalid, Password, Problems, Text, clean_text
+from coup.validation import AVATAR_URL, Password, Problems, Text, clean_text
 
 SEARCH_TERM_MAX_CHARS = 50
 AVATAR_MIN_BYTES = 1024
@@ -34,13 +33,6 @@ AVATAR_MIME_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _https_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
-        raise FieldInvalid("must be an https:// URL")
-
-
-AVATAR_URL = Text(required=False, nullable=True, max_len=500, extra=_https_url)
 
 
 class UserSearchHandler(ApiHandler):

@@ -10,10 +10,11 @@ import peewee
 
 from coup.errors import ApiError, RateLimited
 from coup.jsonutil import iso
+from coup.localtime import utcnow
 from coup.store import views
 from coup.store.db import database, db_task, db_transaction, is_postgres
 from coup.store.events import db_write
-from coup.store.fields import new_id, utcnow
+from coup.store.fields import new_id
 from coup.store.models import AdminRole, LoginFailure, OAuthAccount, Sanction, User
 from coup.store.sessions import create_session_row, live_admin_role
 

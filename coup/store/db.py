@@ -22,10 +22,11 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import peewee
 from peewee import DatabaseProxy
+from playhouse import db_url
 
 from coup import metrics
 from coup.errors import Overloaded
@@ -152,16 +153,13 @@ def make_database(url: str) -> peewee.Database:
                 "busy_timeout": SQLITE_BUSY_TIMEOUT_SECONDS * 1000,
             },
         )
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
-    return peewee.PostgresqlDatabase(
-        unquote(parts.path.lstrip("/")) or "postgres",
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        host=parts.hostname or None,
-        port=parts.port or None,
-    )
+    scheme = url.partition("://")[0]
+    if scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"unsupported database URL scheme {scheme!r}")
+    # Peewee's own URL parser; it leaves percent-escapes in place, so they are undone here.
+    params = {name: unquote(value) if isinstance(value, str) else value
+              for name, value in db_url.parse(url).items()}
+    return peewee.PostgresqlDatabase(params.pop("database") or "postgres", **params)
 
 
 def db_task(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:

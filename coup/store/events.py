@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from coup import jsonutil
+from coup.localtime import utcnow
 from coup.store.bulk import insert_rows_sql
 from coup.store.db import database, db_task, is_postgres
-from coup.store.fields import utcnow
 from coup.store.models import Study, StudyEvent
 
 log = logging.getLogger(__name__)

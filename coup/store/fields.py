@@ -1,14 +1,18 @@
-"""Field types shared by the models: random string ids, JSON, enum strings, naive-UTC now."""
+"""Field types shared by the models: random string ids, JSON, enum strings.
+
+`utcnow` lives on the ground floor (coup/localtime.py); it is named here too for the store
+modules that take it from here."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import peewee
+
+from coup.localtime import utcnow as utcnow
 
 ID_MAX_LENGTH = 32
 ENUM_MAX_LENGTH = 32
@@ -17,11 +21,6 @@ ENUM_MAX_LENGTH = 32
 def new_id() -> str:
     """A fresh primary key: 16 random bytes (128 bits) as 22 URL-safe characters."""
     return secrets.token_urlsafe(16)
-
-
-def utcnow() -> datetime:
-    """Now in UTC without tzinfo: timestamps are stored naive-UTC on both databases (§4.1)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def dumps_json(value: Any) -> str:

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 
 import peewee
 
+from coup.localtime import utcnow
 from coup.store.db import database, db_task, db_transaction
 from coup.store.events import db_write, sessions_revoked
-from coup.store.fields import new_id, utcnow
+from coup.store.fields import new_id
 from coup.store.models import AdminRole, Session, User
 from coup.store.rows import column_list, field_count, model_from_row
 

@@ -18,12 +18,12 @@ from peewee import fn
 from coup import localtime
 from coup.errors import ApiError, NotFound
 from coup.jsonutil import iso
+from coup.localtime import utcnow
 from coup.pagination import Page, PageRequest, paginate
 from coup.store import views
 from coup.store.accounts import me_view
 from coup.store.db import db_task, db_transaction, is_postgres
 from coup.store.events import db_write
-from coup.store.fields import utcnow
 from coup.store.membership import leave_all_memberships_now
 from coup.store.models import (
     AdminRole,
