@@ -17,6 +17,7 @@ import { RoomHome } from "../features/room-home/RoomHome";
 import { SettingsPanel } from "../features/study-settings/SettingsPanel";
 import { useStudy, useStudyLive } from "../features/studies/api";
 import { TasksBoard } from "../features/tasks/TasksBoard";
+import { VideoCallPanel } from "../features/video-call/VideoCallPanel";
 import { taskKeys } from "../features/tasks/api";
 import { errorText } from "../lib/errors";
 import { useI18n, type MessageKey } from "../lib/i18n";
@@ -39,10 +40,11 @@ const EVENT_KEYS: [prefix: string, key: (studyId: string) => readonly unknown[]]
   ["study:member-", attendanceKeys.all],
 ];
 
-type TabKey = "home" | "chat" | "notices" | "files" | "calendar" | "tasks" | "attendance" | "members" | "settings";
+type TabKey = "home" | "chat" | "call" | "notices" | "files" | "calendar" | "tasks" | "attendance" | "members" | "settings";
 const TABS: { key: TabKey; path: string; icon: string }[] = [
   { key: "home", path: "home", icon: "🏠" },
   { key: "chat", path: "", icon: "💬" },
+  { key: "call", path: "call", icon: "🎥" },
   { key: "notices", path: "notices", icon: "📢" },
   { key: "files", path: "files", icon: "📁" },
   { key: "calendar", path: "calendar", icon: "📅" },
@@ -139,6 +141,7 @@ export function StudyRoomPage() {
       </nav>
       <Routes>
         <Route index element={<ChatPanel studyId={studyId} myId={me.id} canModerate={isAdmin} />} />
+        <Route path="call" element={<VideoCallPanel studyId={studyId} me={me} />} />
         <Route path="home" element={<Scroll><RoomHome study={s} myId={me.id} /></Scroll>} />
         <Route path="notices" element={<Scroll><NoticesPanel study={s} myId={me.id} /></Scroll>} />
         <Route path="notices/:noticeId" element={<Scroll><NoticesPanel study={s} myId={me.id} /></Scroll>} />

@@ -307,3 +307,19 @@ describe("presence, typing, notifications", () => {
     expect(counts).toEqual([3, 4]);
   });
 });
+
+describe("generic pushes for features (video signalling)", () => {
+  it("says whether the room is joined and hands one push kind to its listener", () => {
+    const { client, current } = joined(10);
+    expect(client.isJoined("st")).toBe(true);
+    const offers: Record<string, unknown>[] = [];
+    const off = client.onEvent("video:offer", (data) => offers.push(data));
+    current().push("video:offer", { study_id: "st", from: "s2", sdp: "x" });
+    current().push("video:answer", { study_id: "st", from: "s2", sdp: "y" });
+    off();
+    current().push("video:offer", { study_id: "st", from: "s3", sdp: "z" });
+    expect(offers).toEqual([{ study_id: "st", from: "s2", sdp: "x" }]);
+    current().drop();
+    expect(client.isJoined("st")).toBe(false);
+  });
+});

@@ -162,6 +162,14 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
     };
   }
 
+  /** Whether this connection is in the study's room right now (every `video:*` frame needs it). */
+  isJoined(studyId: string): boolean { return this.rooms.get(studyId)?.joined ?? false; }
+
+  /** Listen for one kind of non-durable push (e.g. "video:offer"); returns the unsubscribe. */
+  onEvent(event: string, listener: (data: Record<string, unknown>) => void): () => void {
+    return this.on("push", (push) => { if (push.event === event) listener(push.data); });
+  }
+
   lastSeq(studyId: string): number | null { return this.rooms.get(studyId)?.lastSeq ?? null; }
   // The snapshots below keep their identity until they change (React's useSyncExternalStore).
   online(studyId: string): RealtimeUser[] { return this.rooms.get(studyId)?.onlineList ?? EMPTY; }

@@ -1,5 +1,6 @@
 import type { MessageKey } from "./ko";
 import { roomEn } from "./sections/room";
+import { callEn } from "./sections/call";
 import { pagesEn } from "./sections/pages";
 
 // English: the same keys as ko.ts (the type makes a missing key a compile error).
@@ -244,4 +245,5 @@ export const en: Record<MessageKey, string> = {
   "errors.DISCONNECTED": "Connection lost. It will continue once you are back online.",
   ...roomEn,
   ...pagesEn,
+  ...callEn,
 };

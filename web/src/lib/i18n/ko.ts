@@ -1,4 +1,5 @@
 import { roomKo } from "./sections/room";
+import { callKo } from "./sections/call";
 import { pagesKo } from "./sections/pages";
 
 // The Korean catalogue: the source of every string the app shows. en.ts must have the same keys.
@@ -243,6 +244,7 @@ export const ko = {
   "errors.DISCONNECTED": "연결이 끊겼습니다. 다시 연결되면 이어서 진행합니다.",
   ...roomKo,
   ...pagesKo,
+  ...callKo,
 } as const;
 
 export type MessageKey = keyof typeof ko;
