@@ -80,19 +80,85 @@ async function send<T, P = undefined>(method: string, path: string, options: Req
     if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw new ApiError("NETWORK", "network error");
   }
-  let envelope: { success?: boolean; data?: T; pagination?: P; error?: {
-    code: string; message: string; fields?: Record<string, string>; details?: Record<string, unknown> } };
+  let envelope: Envelope<T, P>;
   try {
     envelope = await response.json();
   } catch {
     throw new ApiError(response.status >= 500 ? "INTERNAL" : "UNKNOWN", response.statusText, response.status);
   }
-  if (!response.ok || envelope.success !== true) {
-    const error = envelope.error ?? { code: "UNKNOWN", message: response.statusText };
+  return fromEnvelope(envelope, response.ok, response.status, response.statusText);
+}
+
+interface Envelope<T, P> { success?: boolean; data?: T; pagination?: P; error?: {
+  code: string; message: string; fields?: Record<string, string>; details?: Record<string, unknown> } }
+
+/** The answer's data, or the ApiError its envelope names (UNAUTHORIZED also tells the listeners). */
+function fromEnvelope<T, P>(envelope: Envelope<T, P>, ok: boolean, status: number, statusText: string): ApiResult<T, P> {
+  if (!ok || envelope.success !== true) {
+    const error = envelope.error ?? { code: "UNKNOWN", message: statusText };
     if (error.code === "UNAUTHORIZED") unauthorizedListeners.forEach((listener) => listener());
-    throw new ApiError(error.code, error.message, response.status, error.fields ?? {}, error.details ?? {});
+    throw new ApiError(error.code, error.message, status, error.fields ?? {}, error.details ?? {});
   }
   return { data: envelope.data as T, pagination: envelope.pagination as P };
+}
+
+export interface UploadOptions {
+  /** Extra multipart fields sent before the file (e.g. `folder`). */
+  fields?: Record<string, string>;
+  /** Gets 0..1 while the body is sent, and 1 when the server has answered. */
+  onProgress?: (fraction: number) => void;
+  /** Aborting rejects with a DOMException named AbortError, like fetch. */
+  signal?: AbortSignal;
+}
+
+function abortError(): DOMException {
+  return new DOMException("aborted", "AbortError");
+}
+
+/**
+ * POSTs `file` as the multipart field "file", with upload progress. fetch() reports none, so this
+ * is the one request made with XMLHttpRequest; the XSRF header, the envelope and the ApiError
+ * mapping are the same as every other call (a bare 413 from a proxy becomes FILE_TOO_LARGE).
+ */
+export async function upload<T>(path: string, file: File, options: UploadOptions = {}): Promise<ApiResult<T>> {
+  const { fields = {}, onProgress, signal } = options;
+  if (signal?.aborted) throw abortError();
+  const token = await xsrfToken();
+  if (signal?.aborted) throw abortError();
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  form.append("file", file, file.name);
+  return new Promise<ApiResult<T>>((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    const onAbort = () => request.abort();
+    const settle = (finish: () => void) => { signal?.removeEventListener("abort", onAbort); finish(); };
+    request.open("POST", path);
+    request.withCredentials = true;
+    request.setRequestHeader("X-XSRFToken", token);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.onprogress = (event) => { if (event.lengthComputable && event.total > 0) onProgress?.(event.loaded / event.total); };
+    request.onerror = () => settle(() => reject(new ApiError("NETWORK", "network error")));
+    request.onabort = () => settle(() => reject(abortError()));
+    request.onload = () => settle(() => {
+      let envelope: Envelope<T, undefined>;
+      try {
+        envelope = JSON.parse(request.responseText) as Envelope<T, undefined>;
+      } catch {
+        const code = request.status === 413 ? "FILE_TOO_LARGE" : request.status >= 500 ? "INTERNAL" : "UNKNOWN";
+        reject(new ApiError(code, request.statusText, request.status));
+        return;
+      }
+      try {
+        const result = fromEnvelope(envelope, request.status >= 200 && request.status < 300, request.status, request.statusText);
+        onProgress?.(1);
+        resolve(result);
+      } catch (error) {
+        reject(error);
+      }
+    });
+    signal?.addEventListener("abort", onAbort);
+    request.send(form);
+  });
 }
 
 export const api = {
@@ -101,4 +167,5 @@ export const api = {
   post: <T>(path: string, body?: unknown) => send<T>("POST", path, { body: body ?? {} }),
   patch: <T>(path: string, body: unknown) => send<T>("PATCH", path, { body }),
   delete: <T>(path: string, body?: unknown) => send<T>("DELETE", path, { body }),
+  upload,
 };

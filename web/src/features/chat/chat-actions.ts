@@ -2,7 +2,7 @@
 // events (chat:message-updated|deleted, chat:new-message) keep every open chat in step; the
 // REST answers are merged into the cache too, so the author sees the change at once.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, type OffsetPagination } from "../../lib/api-client";
+import { api, upload, type OffsetPagination } from "../../lib/api-client";
 import type { FileRef, Message } from "../../lib/types";
 import { mergeMessages, withoutMessage, type ChatHistory } from "./chat-cache";
 import { chatKeys } from "./use-chat";
@@ -30,37 +30,9 @@ export function useDeleteMessage(studyId: string) {
   });
 }
 
-function xsrfCookie(): string | null {
-  for (const part of document.cookie.split(";")) {
-    const [key, ...rest] = part.trim().split("=");
-    if (key === "_xsrf") return decodeURIComponent(rest.join("="));
-  }
-  return null;
-}
-
-/** The file goes to the study's files first (XMLHttpRequest, for the progress), then the message. */
-function uploadFile(studyId: string, file: File, onProgress: (fraction: number) => void, signal: AbortSignal): Promise<FileRef> {
-  return (async () => xsrfCookie() ?? (await api.get<{ xsrf_token: string }>("/api/auth/csrf")).data.xsrf_token)()
-    .then((token) => new Promise<FileRef>((resolve, reject) => {
-      const form = new FormData();
-      form.append("file", file, file.name);
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", `/api/studies/${studyId}/files`);
-      xhr.setRequestHeader("X-XSRFToken", token);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.responseType = "json";
-      xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
-      xhr.onload = () => {
-        const body = xhr.response as { success?: boolean; data?: FileRef; error?: { code: string; message: string; fields?: Record<string, string> } } | null;
-        if (xhr.status >= 200 && xhr.status < 300 && body?.success && body.data) { resolve(body.data); return; }
-        const error = body?.error ?? { code: xhr.status === 413 ? "FILE_TOO_LARGE" : "UNKNOWN", message: xhr.statusText };
-        reject(new ApiError(error.code, error.message, xhr.status, error.fields ?? {}));
-      };
-      xhr.onerror = () => reject(new ApiError("NETWORK", "network error"));
-      xhr.onabort = () => reject(new DOMException("aborted", "AbortError"));
-      signal.addEventListener("abort", () => xhr.abort());
-      xhr.send(form);
-    }));
+/** The file goes to the study's files first (with progress), then the message. */
+async function uploadFile(studyId: string, file: File, onProgress: (fraction: number) => void, signal: AbortSignal): Promise<FileRef> {
+  return (await upload<FileRef>(`/api/studies/${studyId}/files`, file, { onProgress, signal })).data;
 }
 
 /** A UUID for idempotent sends; randomUUID needs a secure context, getRandomValues does not. */

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, type OffsetPagination } from "../../lib/api-client";
+import { api, upload, type OffsetPagination } from "../../lib/api-client";
 import type { UserSummary } from "../../lib/types";
 import type { FileCategory } from "./storage";
 
@@ -44,46 +44,11 @@ export function useStorage(studyId: string) {
   });
 }
 
-function xsrfCookie(): string | null {
-  for (const part of document.cookie.split(";")) {
-    const [key, ...rest] = part.trim().split("=");
-    if (key === "_xsrf") return decodeURIComponent(rest.join("="));
-  }
-  return null;
-}
-
-async function xsrf(): Promise<string> {
-  return xsrfCookie() ?? (await api.get<{ xsrf_token: string }>("/api/auth/csrf")).data.xsrf_token;
-}
-
-/**
- * Multipart upload through XMLHttpRequest, the one browser API that reports upload progress.
- * Errors arrive as the same ApiError the REST client throws.
- */
-export function uploadFile(studyId: string, file: File, folder: string, onProgress: (fraction: number) => void,
+/** Uploads into the study's files, with progress (lib/api-client's `upload`); cancellable. */
+export async function uploadFile(studyId: string, file: File, folder: string, onProgress: (fraction: number) => void,
   signal?: AbortSignal): Promise<StudyFile> {
-  return xsrf().then((token) => new Promise<StudyFile>((resolve, reject) => {
-    const form = new FormData();
-    form.append("file", file, file.name);
-    if (folder.trim()) form.append("folder", folder.trim());
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/studies/${studyId}/files`);
-    xhr.setRequestHeader("X-XSRFToken", token);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.responseType = "json";
-    xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
-    xhr.onload = () => {
-      const body = xhr.response as { success?: boolean; data?: StudyFile;
-        error?: { code: string; message: string; fields?: Record<string, string>; details?: Record<string, unknown> } } | null;
-      if (xhr.status >= 200 && xhr.status < 300 && body?.success) { onProgress(1); resolve(body.data!); return; }
-      const error = body?.error ?? { code: xhr.status === 413 ? "FILE_TOO_LARGE" : "UNKNOWN", message: xhr.statusText };
-      reject(new ApiError(error.code, error.message, xhr.status, error.fields ?? {}, error.details ?? {}));
-    };
-    xhr.onerror = () => reject(new ApiError("NETWORK", "network error"));
-    xhr.onabort = () => reject(new DOMException("aborted", "AbortError"));
-    signal?.addEventListener("abort", () => xhr.abort());
-    xhr.send(form);
-  }));
+  const fields: Record<string, string> = folder.trim() ? { folder: folder.trim() } : {};
+  return (await upload<StudyFile>(`/api/studies/${studyId}/files`, file, { fields, onProgress, signal })).data;
 }
 
 export function useDeleteFile(studyId: string) {

@@ -1,9 +1,8 @@
 // The person's own account (COUP.md §7.1 sessions, §7.2 profile, password, deletion, avatar).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api } from "../../lib/api-client";
+import { api, upload } from "../../lib/api-client";
 import { SESSION_KEY } from "../../lib/session";
 import type { Me } from "../../lib/types";
-import { uploadFile } from "./upload";
 
 export interface MyAccount {
   user: Me & { linked_providers: string[]; created_at: string; last_login_at: string | null };
@@ -49,7 +48,7 @@ export function useUpdateProfile() {
 
 export function useUploadAvatar(onProgress: (fraction: number) => void) {
   const changed = useAccountChanged();
-  return useMutation({ mutationFn: (file: File) => uploadFile<Me>("/api/users/me/avatar", file, onProgress), onSuccess: changed });
+  return useMutation({ mutationFn: async (file: File) => (await upload<Me>("/api/users/me/avatar", file, { onProgress })).data, onSuccess: changed });
 }
 
 export function useRemoveAvatar() {
