@@ -47,8 +47,10 @@ chromium:
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)) \
 		|| echo "Chromium is missing (apt-get install $(BROWSER_PACKAGES)): browser tests will be skipped." >&2; }
 
-screenshots: $(STAMP) $(WEB_BUILT) chromium  ## regenerate docs/screenshots/ (phone and desktop)
-	COUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -n 0 -q tests/browser/test_screenshots.py
+screenshots: $(STAMP) $(WEB_BUILT) chromium  ## regenerate every picture in docs/screenshots/ (phone and desktop)
+	COUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -n 0 -q tests/browser/test_screenshots.py \
+		tests/browser/test_page_screenshots.py tests/browser/test_room_screenshots.py \
+		tests/browser/test_video_call.py::test_two_people_call_share_a_screen_chat_and_meet_the_cap
 
 run: $(STAMP) $(WEB_BUILT)  ## serve on http://127.0.0.1:8000 with SQLite and the in-process bus
 	COUP_ALLOWED_ORIGINS=$${COUP_ALLOWED_ORIGINS:-http://127.0.0.1:8000,http://localhost:8000} \
