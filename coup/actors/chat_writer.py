@@ -102,7 +102,8 @@ class ChatWriter:
         return len(self._waiting)
 
     def _take(self) -> list[tuple[StudyBatch, asyncio.Future[list[WriteOutcome]]]]:
-        taken, count = [], 0
+        taken: list[tuple[StudyBatch, asyncio.Future[list[WriteOutcome]]]] = []
+        count = 0
         while self._waiting and (not taken or count + len(self._waiting[0][0].drafts)
                                  <= MAX_MESSAGES_PER_COMMIT):
             item = self._waiting.pop(0)

@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -198,7 +198,7 @@ class RedisStreamBus(Bus):
                     # Start after the newest entry, by its id: reading from "$" every time
                     # would skip what arrives between one read's return and the next call.
                     newest = await self._reader_redis.xrevrange(inbox, count=1)
-                    last_id = newest[0][0] if newest else "0-0"
+                    last_id = _text(newest[0][0]) if newest else "0-0"
                 batches = await self._reader_redis.xread({inbox: last_id}, count=READ_BATCH,
                                                          block=READ_BLOCK_MS)
             except (RedisError, OSError) as exc:
@@ -213,10 +213,9 @@ class RedisStreamBus(Bus):
                 # Whatever was queued for us before the outage is repaired from the database.
                 last_id = None
                 continue
-            for _stream, entries in batches or ():
-                for entry_id, fields in entries:
-                    last_id = entry_id
-                    self._handle_entry(fields)
+            for entry_id, fields in _read_entries(batches):
+                last_id = entry_id
+                self._handle_entry(fields)
 
     def _handle_entry(self, fields: dict[str, str]) -> None:
         try:
@@ -358,7 +357,7 @@ class RedisStreamBus(Bus):
 
     async def _collect_dead_nodes(self) -> None:
         nodes = await self._redis.smembers(self.key("nodes"))
-        for node in nodes:
+        for node in map(_text, nodes):
             if node == self.node_id:
                 continue
             if await self._redis.exists(self.key("node", node, "alive")):
@@ -492,7 +491,7 @@ class RedisStreamBus(Bus):
         excess = await self._quietly(self._redis.eval(
             redis_lua.CONNECTION_OPENED, 1, self.key("user", user_id, "conns"),
             f"{self.node_id}|{session_id}", time.time(), limit))
-        return [tuple(member.split("|", 1)) for member in excess or ()]  # type: ignore[misc]
+        return [tuple(member.split("|", 1)) for member in excess or ()]
 
     async def connection_closed(self, user_id: str, session_id: str) -> None:
         self._connections.pop((user_id, session_id), None)
@@ -539,6 +538,28 @@ async def publish_to_every_node(url: str, prefix: str, sender: str,
         await client.aclose()
 
 
+def _text(value: bytes | str | None) -> str:
+    """A reply value as the str it is: both clients decode responses (decode_responses=True),
+    so the `bytes | str` redis-py declares is always str here."""
+    if not isinstance(value, str):
+        raise TypeError(f"undecoded Redis reply value: {value!r}")
+    return value
+
+
+def _read_entries(reply: object) -> Iterator[tuple[str, dict[str, str]]]:
+    """The (entry id, fields) of an XREAD reply, in order. redis-py hands the reply back as
+    `[[stream, [(id, fields), ...]], ...]` (empty, or None, when the block timed out); its
+    types also admit the dict shape of its opt-in unified responses, which these clients
+    do not ask for."""
+    if reply is None:
+        return
+    if not isinstance(reply, list):
+        raise TypeError(f"unexpected XREAD reply: {type(reply).__name__}")
+    for _stream, entries in reply:
+        for entry_id, fields in entries:
+            yield _text(entry_id), fields
+
+
 def _decode_cleanup(raw: str | None) -> tuple[OfflineUsers, CallSeats]:
     if not raw:
         return [], []
@@ -548,4 +569,4 @@ def _decode_cleanup(raw: str | None) -> tuple[OfflineUsers, CallSeats]:
         if isinstance(data.get("offline"), list) else []
     calls_raw = data.get("calls") if isinstance(data.get("calls"), list) else []
     calls = [(study, session, json.loads(info)) for study, session, info in calls_raw]
-    return offline, calls  # type: ignore[return-value]
+    return offline, calls

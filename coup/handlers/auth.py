@@ -75,8 +75,8 @@ class LoginHandler(ApiHandler):
                 wait = await self.services.limits.login_ip.hit(ip)
                 if wait:
                     raise RateLimited(wait)
-            user = await self._check_password(email, password)
-            await self._log_in(user, password, attempt, settings)
+            user, password_hash = await self._check_password(email, password)
+            await self._log_in(user, password_hash, password, attempt, settings)
         except BaseException as exc:
             # The attempt stays a failure only when its password was checked and was wrong;
             # whatever else stopped it (the IP limit, a suspension in force, a database error)
@@ -85,27 +85,28 @@ class LoginHandler(ApiHandler):
                 await accounts.release_login_attempt(attempt)
             raise
 
-    async def _check_password(self, email: str, password: str) -> User:
-        """Step 3: the user whose password this is; INVALID_CREDENTIALS (the reserved attempt
-        stays a failure) for an unknown email, a deleted account, no password or a wrong one."""
+    async def _check_password(self, email: str, password: str) -> tuple[User, str]:
+        """Step 3: the user whose password this is, and the hash it was checked against;
+        INVALID_CREDENTIALS (the reserved attempt stays a failure) for an unknown email, a
+        deleted account, no password or a wrong one."""
         user = await accounts.find_user_by_email(email)
         if user is None or user.status == "DELETED" or user.password_hash is None:
             await passwords.dummy_verify_async(password, self.services.settings.bcrypt_rounds)
         elif await passwords.verify_password_async(password, user.password_hash):
-            return user
+            return user, user.password_hash
         metrics.LOGIN_FAILURES.inc()
         raise ApiError("INVALID_CREDENTIALS")
 
-    async def _log_in(self, user: User, password: str, attempt: accounts.LoginAttempt,
-                      settings: dict[str, Any]) -> None:
-        """Steps 4-7, once the password is known to be right."""
+    async def _log_in(self, user: User, password_hash: str, password: str,
+                      attempt: accounts.LoginAttempt, settings: dict[str, Any]) -> None:
+        """Steps 4-7, once the password is known to match `password_hash`."""
         if user.status == "SUSPENDED":
             user = await accounts.lift_expired_suspension(user.id)
             if user.status == "SUSPENDED":
                 raise suspended_error(user)
         rounds = self.services.settings.bcrypt_rounds
         new_hash = None
-        if passwords.needs_rehash(user.password_hash, rounds):
+        if passwords.needs_rehash(password_hash, rounds):
             # An old-format or cheaper hash is replaced now that the password is at hand.
             new_hash = await passwords.hash_password_async(password, rounds)
         created = await accounts.complete_login(

@@ -10,9 +10,11 @@ import ipaddress
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import tornado.web
+from tornado.http1connection import HTTP1Connection
 from tornado.httputil import HTTPServerRequest
 
 from coup import inbound, jsonutil, metrics
@@ -73,7 +75,11 @@ class ApiHandler(tornado.web.RequestHandler):
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise ApiError(self.too_large_code())
         # Chunked bodies have no length up front; data_received counts them instead.
-        self.request.connection.set_max_body_size(TORNADO_BODY_CAP)
+        # Served by tornado.httpserver, a request's connection is always an HTTP1Connection
+        # (only a hand-built request has none, and the interface lacks the body cap).
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)
+        connection.set_max_body_size(TORNADO_BODY_CAP)
         outcome = await self.services.auth.authenticate(self.request)
         self.auth, self._auth_error = outcome.state, outcome.error
         self.auth_reason = outcome.reason
@@ -84,18 +90,20 @@ class ApiHandler(tornado.web.RequestHandler):
         await self.services.auth.check_maintenance(self.request.path, self.auth)
         self._body_pending = False
 
-    def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        # Tornado awaits what this returns; subclasses may make it a coroutine (files.py).
         self._body_size += len(chunk)
         if self._body_size > self.max_body_bytes + OVERSIZED_DRAIN_BYTES:
             self.refuse_rest_of_body()
-            return
+            return None
         if self._body_too_large:
-            return
+            return None
         if self._body_size > self.max_body_bytes:
             self._body_too_large = True
             self._body_parts.clear()
-            return
+            return None
         self._body_parts.append(chunk)
+        return None
 
     def too_large_code(self) -> str:
         return "REQUEST_TOO_LARGE"
@@ -129,7 +137,7 @@ class ApiHandler(tornado.web.RequestHandler):
         # boundary for them (Tornado then turns other control characters into spaces).
         return inbound.decode_text(value, name or "the path")
 
-    def parse(self, schema: dict[str, Rule], *, partial: bool = False,
+    def parse(self, schema: Mapping[str, Rule], *, partial: bool = False,
               allow_empty: bool = False) -> dict[str, Any]:
         return parse_body(self.json_body(allow_empty=allow_empty), schema, partial=partial)
 

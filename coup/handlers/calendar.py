@@ -8,6 +8,7 @@ durable events; this module validates input and words the overlap warning.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -44,7 +45,7 @@ UPDATE_SCHEMA: dict[str, Rule] = {
 }
 
 
-def parse_event_fields(body: Any, schema: dict[str, Rule], today: date, *,
+def parse_event_fields(body: Any, schema: Mapping[str, Rule], today: date, *,
                        partial: bool = False) -> dict[str, Any]:
     """The body's fields and the rules between them, every failing field at once: a supplied
     date is today or later, and start is before end when both are supplied (PATCH checks the

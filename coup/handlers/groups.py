@@ -99,13 +99,19 @@ def _page(handler: ApiHandler, default_limit: int) -> PageRequest:
                       handler.get_query_argument("limit", None), default_limit=default_limit)
 
 
-def _search_term(raw: str | None, name: str, *, required: bool = False) -> str | None:
+def _search_text(raw: str | None, name: str, *, required: bool = False) -> str:
+    """The cleaned search text, "" when absent or blank (refused when required)."""
     term = clean_text(raw or "")
     if required and not term:
         raise ValidationError({name: "is required"})
     if len(term) > SEARCH_MAX_CHARS:
         raise ValidationError({name: f"must be at most {SEARCH_MAX_CHARS} characters"})
-    return term or None
+    return term
+
+
+def _search_term(raw: str | None, name: str) -> str | None:
+    """An optional search filter: None when absent or blank."""
+    return _search_text(raw, name) or None
 
 
 def _optional_count(raw: str | None, name: str) -> int | None:
@@ -120,20 +126,22 @@ class GroupsHandler(ApiHandler):
         viewer_id = self.user_id
         arg = self.get_query_argument
         problems = Problems()
-        filters = GroupFilters(
-            category=problems.check(query_choice, arg("category", None), "category",
-                              GROUP_CATEGORY, None),
-            is_public=problems.check(parse_query_bool, arg("is_public", None), "is_public",
-                               None),
-            is_recruiting=problems.check(parse_query_bool, arg("is_recruiting", None),
-                                   "is_recruiting", None),
-            search=problems.check(_search_term, arg("search", None), "search"),
-            sort=problems.check(query_choice, arg("sort", None), "sort", SORTS,
-                          "latest") or "latest",
-            mine=bool(problems.check(parse_query_bool, arg("mine", None), "mine", False)),
-        )
+        # Each value is checked on its own line, in the order the problems are reported: passed
+        # straight to GroupFilters, `check` would be typed from the field rather than the parser.
+        category = problems.check(query_choice, arg("category", None), "category",
+                                  GROUP_CATEGORY, None)
+        is_public = problems.check(parse_query_bool, arg("is_public", None), "is_public", None)
+        is_recruiting = problems.check(parse_query_bool, arg("is_recruiting", None),
+                                       "is_recruiting", None)
+        search = problems.check(_search_term, arg("search", None), "search")
+        sort = problems.check(query_choice, arg("sort", None), "sort", SORTS, "latest")
+        mine = problems.check(parse_query_bool, arg("mine", None), "mine", False)
+        filters = GroupFilters(category=category, is_public=is_public,
+                               is_recruiting=is_recruiting, search=search,
+                               sort=sort or "latest", mine=bool(mine))
         page = problems.check(_page, self, GROUPS_PAGE_LIMIT)
         problems.raise_if_any()
+        assert page is not None
         found = await groups.list_groups(viewer_id, filters, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
@@ -148,7 +156,7 @@ class GroupSearchHandler(ApiHandler):
         viewer_id = self.user_id
         arg = self.get_query_argument
         problems = Problems()
-        q = problems.check(_search_term, arg("q", None), "q", required=True)
+        q = problems.check(_search_text, arg("q", None), "q", required=True)
         category = problems.check(query_choice, arg("category", None), "category",
                             GROUP_CATEGORY, None)
         low, high = (problems.check(_optional_count, arg(name, None), name)
@@ -157,6 +165,7 @@ class GroupSearchHandler(ApiHandler):
             problems.add("max_members", "must not be below min_members")
         page = problems.check(_page, self, GROUPS_PAGE_LIMIT)
         problems.raise_if_any()
+        assert q is not None and page is not None
         found = await groups.search_groups(viewer_id, q, category, low, high, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
@@ -209,6 +218,7 @@ class GroupMembersHandler(ApiHandler):
                           "status", GROUP_MEMBER_STATUS, "ACTIVE")
         page = problems.check(_page, self, MEMBERS_PAGE_LIMIT)
         problems.raise_if_any()
+        assert page is not None
         found = await group_members.list_members(group_id, viewer_id, status or "ACTIVE", page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 
@@ -255,6 +265,7 @@ class GroupInvitesHandler(ApiHandler):
                           "status", GROUP_INVITE_STATUS, None)
         page = problems.check(_page, self, INVITES_PAGE_LIMIT)
         problems.raise_if_any()
+        assert page is not None
         found = await group_members.list_invites(group_id, viewer_id, status, page)
         self.ok(found.items, pagination=pagination_view(page, found.total))
 

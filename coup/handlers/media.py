@@ -40,6 +40,9 @@ class AvatarFileHandler(tornado.web.StaticFileHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
     def get_content_type(self) -> str:
+        # get() sets absolute_path before it asks for the type (Tornado's own version asserts
+        # the same).
+        assert self.absolute_path is not None
         extension = self.absolute_path.rsplit(".", 1)[-1].lower()
         return AVATAR_CONTENT_TYPES.get(extension, "application/octet-stream")
 

@@ -7,6 +7,7 @@ study lock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -62,7 +63,7 @@ UPDATE_SCHEMA: dict[str, Rule] = {
 STATUS_SCHEMA: dict[str, Rule] = {"status": Choice(values=TASK_STATUS)}
 
 
-def parse_task_fields(body: Any, schema: dict[str, Rule], today: date, *,
+def parse_task_fields(body: Any, schema: Mapping[str, Rule], today: date, *,
                       partial: bool = False) -> dict[str, Any]:
     """The body's fields, and a supplied due date today or later; every failing field at
     once."""

@@ -157,8 +157,10 @@ def make_database(url: str) -> peewee.Database:
     if scheme not in ("postgres", "postgresql"):
         raise ValueError(f"unsupported database URL scheme {scheme!r}")
     # Peewee's own URL parser; it leaves percent-escapes in place, so they are undone here.
-    params = {name: unquote(value) if isinstance(value, str) else value
-              for name, value in db_url.parse(url).items()}
+    # The values (str, int, float, bool, None from the query string) are the driver's connect
+    # arguments, which Peewee takes as untyped **kwargs: Any is their honest type.
+    params: dict[str, Any] = {name: unquote(value) if isinstance(value, str) else value
+                              for name, value in db_url.parse(url).items()}
     return peewee.PostgresqlDatabase(params.pop("database") or "postgres", **params)
 
 

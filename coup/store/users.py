@@ -28,6 +28,7 @@ from coup.store.membership import leave_all_memberships_now
 from coup.store.models import (
     AdminRole,
     Attendance,
+    BaseModel,
     File,
     GroupInvite,
     GroupMember,
@@ -41,6 +42,7 @@ from coup.store.models import (
     User,
 )
 from coup.store.models import Group as CommunityGroup
+from coup.store.rows import selected
 from coup.store.sessions import revoke_user_sessions_now
 
 # A public profile lists at most this many of the user's studies.
@@ -81,7 +83,7 @@ class DeletedAccount:
 # --- shared query pieces ----------------------------------------------------------------------
 
 
-def _count(model: type[peewee.Model], *conditions: Any) -> peewee.Select:
+def _count(model: type[BaseModel], *conditions: Any) -> peewee.Select:
     return model.select(fn.COUNT(model.id)).where(*conditions)
 
 
@@ -115,7 +117,8 @@ def search_users(q: str | None, page: PageRequest) -> Page[dict[str, Any]]:
     if q:
         query = query.where(User.name.contains(q) | (User.email == q.lower()))
     found = paginate(query, page)
-    return Page([{**views.user_profile(u), "study_count": u.study_count} for u in found.items],
+    return Page([{**views.user_profile(u), "study_count": selected(u, "study_count")}
+                 for u in found.items],
                 found.total)
 
 
@@ -140,8 +143,10 @@ def load_public_profile(user_id: str) -> dict[str, Any]:
               .limit(RECENT_STUDIES_LIMIT))
     return {
         **views.user_profile(user),
-        "stats": {"study_count": user.study_count, "task_count": user.task_count,
-                  "message_count": user.message_count, "notice_count": user.notice_count},
+        "stats": {"study_count": selected(user, "study_count"),
+                  "task_count": selected(user, "task_count"),
+                  "message_count": selected(user, "message_count"),
+                  "notice_count": selected(user, "notice_count")},
         "recent_studies": [
             {"study_id": m.study.id, "study_name": m.study.name, "study_emoji": m.study.emoji,
              "category": m.study.category, "role": m.role, "joined_at": iso(m.joined_at)}
@@ -161,8 +166,9 @@ def load_own_profile(user_id: str) -> dict[str, Any]:
     ).where(User.id == user_id).get()
     return {
         "user": me_view(user),
-        "stats": {"study_count": user.study_count, "task_count": user.task_count,
-                  "unread_notifications": user.unread_notifications},
+        "stats": {"study_count": selected(user, "study_count"),
+                  "task_count": selected(user, "task_count"),
+                  "unread_notifications": selected(user, "unread_notifications")},
         "restrictions": views.restrictions(user, utcnow()),
     }
 
@@ -305,14 +311,17 @@ def load_my_stats(user_id: str, tz: tzinfo) -> dict[str, Any]:
                               Study.status != "DELETED")
                        .objects())
     return {
-        "this_week": {"completed_tasks": user.week_tasks, "created_notices": user.week_notices,
-                      "uploaded_files": user.week_files, "chat_messages": user.week_messages},
+        "this_week": {"completed_tasks": selected(user, "week_tasks"),
+                      "created_notices": selected(user, "week_notices"),
+                      "uploaded_files": selected(user, "week_files"),
+                      "chat_messages": selected(user, "week_messages")},
         "total": {
             "study_count": len(memberships),
             "managing_studies": sum(m.role in ("OWNER", "ADMIN") for m in memberships),
-            "completed_tasks": user.completed_tasks,
+            "completed_tasks": selected(user, "completed_tasks"),
             "attendance_rate": _attendance_rate(
-                user_id, [m for m in memberships if m.study_status == "ACTIVE"], today, tz),
+                user_id, [m for m in memberships if selected(m, "study_status") == "ACTIVE"],
+                today, tz),
             "best_current_streak": _best_current_streak(
                 user_id, [m.study_id for m in memberships], today),
             "joined_days": max(0, (now - user.created_at).days),
