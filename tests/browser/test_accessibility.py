@@ -36,14 +36,12 @@ FAILING_ELSEWHERE: dict[str, str] = {
 # Violations whose cause is in a shared file neither pages engineer owns, as (rule, a class on the
 # offending element, where the fix belongs). They are reported as warnings on every run, not
 # failures, until the owner fixes them; then delete the entry and the scan enforces the rule.
-KNOWN_SHARED_VIOLATIONS = [
-    # --color-success #1b7f4b on --color-success-soft #e5f6ec is 4.48:1, just under AA's 4.5:1.
-    ("color-contrast", "badge-success", "web/src/styles/tokens.css --color-success"),
-]
+# (rule, css class, owning file): none at the moment; --color-success was darkened to 4.53:1.
+KNOWN_SHARED_VIOLATIONS: list[tuple[str, str, str]] = []
 
 ROOM_TAB_LABELS = {"chat": "채팅", "home": "홈", "notices": "공지", "files": "파일",
                    "calendar": "일정", "tasks": "할 일", "attendance": "출석", "members": "멤버",
-                   "settings": "설정"}
+                   "settings": "설정", "call": "화상 통화"}
 
 Ready = Callable[[Any], None]
 
