@@ -10,10 +10,12 @@ from collections.abc import Sequence
 
 import bcrypt
 import httpx
+import pytest
 
+from coup.errors import ApiError
 from coup.passwords import WHOLE_PASSWORD_PREFIX, hash_password, verify_password
 from coup.store.db import db_task
-from coup.store.models import LoginFailure, User
+from coup.store.models import LoginFailure, Session, User
 from tests.conftest import Api, LiveServer, error_code
 
 PASSWORD = "Secret-pass-123"
@@ -165,3 +167,32 @@ def test_an_old_format_hash_still_logs_in_and_is_rewritten_whole(
     assert log_in(api, user.email, LONG_PREFIX + "Cd2?").status_code == 401
     assert log_in(api, user.email, password).status_code == 200
     assert server.call(stored_hash(user.id)) == upgraded
+
+
+def test_an_account_deleted_after_its_password_check_gets_no_session(api: Api,
+                                                                     server: LiveServer) -> None:
+    """Login checks the password, then creates the session in a later transaction: an account
+    deleted in between is refused there, not given a session."""
+    from datetime import timedelta
+
+    from coup.store import accounts
+
+    user = api.signup()
+    attempt = server.call(accounts.reserve_login_attempt(
+        user.email, "127.0.0.1", window=timedelta(minutes=15), max_attempts=5))
+    server.call(set_status(user.id, "DELETED"))
+    with pytest.raises(ApiError) as refused:
+        server.call(accounts.complete_login(user.id, attempt, new_password_hash=None,
+                                            user_agent="test", ttl_days=1))
+    assert refused.value.code == "INVALID_CREDENTIALS"
+    assert server.call(session_count(user.id)) == 1  # only the sign-up's own session
+
+
+@db_task
+def set_status(user_id: str, status: str) -> None:
+    User.update(status=status).where(User.id == user_id).execute()
+
+
+@db_task
+def session_count(user_id: str) -> int:
+    return int(Session.select().where(Session.user == user_id).count())

@@ -176,7 +176,11 @@ def complete_login(user_id: str, attempt: LoginAttempt, *, new_password_hash: st
     changes: dict[str, Any] = {"last_login_at": now}
     if new_password_hash is not None:
         changes["password_hash"] = new_password_hash
-    User.update(**changes).where(User.id == user_id).execute()
+    # The password was checked in an earlier transaction: an account deleted or suspended
+    # since then must not get a session. The UPDATE takes the user's row lock, so a deletion
+    # either committed before it (no row matches) or revokes this session after it.
+    if not User.update(**changes).where((User.id == user_id) & (User.status == "ACTIVE")).execute():
+        raise ApiError("INVALID_CREDENTIALS")
     LoginFailure.delete().where(
         (LoginFailure.id == attempt.id)
         | (_pair(attempt.email, attempt.ip) & (LoginFailure.created_at <= attempt.created_at))
