@@ -1,7 +1,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { lazy, type ComponentType, type ReactNode } from "react";
+import { lazy, useEffect, useId, useRef, type ComponentType, type ReactNode } from "react";
 import { createBrowserRouter, Link, Navigate, RouterProvider, useLocation, useSearchParams } from "react-router";
-import { ConfirmProvider, EmptyState, Spinner, ToastProvider } from "../components/ui";
+import { Button, ConfirmProvider, EmptyState, Spinner, ToastProvider } from "../components/ui";
 import { passwordAcceptable, passwordRules, type RuleKey } from "../features/auth/password-rules";
 import { safeReturnPath, SignInPage } from "../features/auth/SignInPage";
 import { SignUpPage } from "../features/auth/SignUpPage";
@@ -14,7 +14,7 @@ import { ExplorePage } from "../features/studies/ExplorePage";
 import { StudyDetailPage } from "../features/studies/StudyDetailPage";
 import { ApiError } from "../lib/api-client";
 import { I18nProvider, useI18n, type MessageKey } from "../lib/i18n";
-import { RealtimeProvider } from "../lib/realtime";
+import { RealtimeProvider, useDisconnected, type Disconnected } from "../lib/realtime";
 import { useSession } from "../lib/session";
 import { Layout } from "./Layout";
 import { StudyRoomPage } from "./StudyRoomPage";
@@ -135,9 +135,37 @@ const router = createBrowserRouter([{
   ],
 }]);
 
+/** The server closed this tab's socket but the session is still valid (too many tabs): say so, offer to reconnect. */
+function DisconnectedNotice() {
+  const disconnected = useDisconnected();
+  return disconnected ? <DisconnectedDialog disconnected={disconnected} /> : null;
+}
+
+function DisconnectedDialog({ disconnected }: { disconnected: Disconnected }) {
+  const { t } = useI18n();
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const bodyId = useId();
+  const [title, body] = [`polish.disconnected.title.${disconnected.reason}`, `polish.disconnected.body.${disconnected.reason}`] as MessageKey[];
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog && !dialog.open) dialog.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} className="dialog" role="alertdialog" aria-labelledby={titleId} aria-describedby={bodyId} data-testid="disconnected">
+      <h2 id={titleId}>{t(title!)}</h2>
+      <p id={bodyId} className="muted">{t(body!)}</p>
+      <div className="dialog-actions">
+        <Button variant="secondary" onClick={() => ref.current?.close()}>{t("polish.later")}</Button>
+        <Button onClick={disconnected.reconnect}>{t("polish.reconnect")}</Button>
+      </div>
+    </dialog>
+  );
+}
+
 function Realtime({ children }: { children: ReactNode }) {
   const me = useSession().data;
-  return <RealtimeProvider userId={me?.id ?? null}>{children}</RealtimeProvider>;
+  return <RealtimeProvider userId={me?.id ?? null}>{children}<DisconnectedNotice /></RealtimeProvider>;
 }
 
 export function App() {

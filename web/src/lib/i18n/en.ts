@@ -1,4 +1,5 @@
 import type { MessageKey } from "./ko";
+import { polishEn } from "./sections/polish";
 import { roomEn } from "./sections/room";
 import { callEn } from "./sections/call";
 import { pagesEn } from "./sections/pages";
@@ -246,4 +247,5 @@ export const en: Record<MessageKey, string> = {
   ...roomEn,
   ...pagesEn,
   ...callEn,
+  ...polishEn,
 };

@@ -1,4 +1,5 @@
 import { roomKo } from "./sections/room";
+import { polishKo } from "./sections/polish";
 import { callKo } from "./sections/call";
 import { pagesKo } from "./sections/pages";
 
@@ -245,6 +246,7 @@ export const ko = {
   ...roomKo,
   ...pagesKo,
   ...callKo,
+  ...polishKo,
 } as const;
 
 export type MessageKey = keyof typeof ko;
