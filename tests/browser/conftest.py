@@ -7,6 +7,7 @@ serving the built web app (coup/web_dist, built by `make web`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -49,11 +50,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+@contextlib.contextmanager
+def serving_coup(root: Path, node_id: str, **extra_env: str) -> Iterator[WebServer]:
+    """`coup serve` on a free 127.0.0.1 port with its own SQLite database under `root`, serving
+    the built web app; stopped on exit. `extra_env` adds or overrides COUP_* settings."""
     if not (WEB_DIST / "index.html").is_file():
         require_or_skip("the web app is not built (run `make web`)")
-    root = tmp_path_factory.mktemp("coup-web")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -64,7 +66,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         "COUP_UPLOAD_DIR": str(root / "uploads"),
         "COUP_HOST": "127.0.0.1",
         "COUP_PORT": str(port),
-        "COUP_NODE_ID": "browser-test",
+        "COUP_NODE_ID": node_id,
         "COUP_COOKIE_SECRET": secrets.token_urlsafe(32),
         "COUP_APP_URL": base_url,
         "COUP_PUBLIC_API_URL": base_url,
@@ -73,8 +75,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         "COUP_DRAIN_DELAY_MS": "0",
         "COUP_SIGNUP_RATE": "100000/3600s",
         "COUP_LOGIN_IP_RATE": "100000/900s",
-        # The scenario sends a burst while a user is offline; the limit has its own tests.
-        "COUP_CHAT_RATE": "1000/10s",
+        **extra_env,
     }
     env.pop("COUP_REDIS_URL", None)
     log_path = root / "server.log"
@@ -90,6 +91,14 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    # The scenario sends a burst while a user is offline; the chat limit has its own tests.
+    with serving_coup(tmp_path_factory.mktemp("coup-web"), "browser-test",
+                      COUP_CHAT_RATE="1000/10s") as server:
+        yield server
 
 
 def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -11,9 +11,6 @@ room-call-<size>.png.
 from __future__ import annotations
 
 import os
-import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,13 +23,11 @@ from tests.browser.conftest import (
     CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
-    REPO_ROOT,
     WebServer,
     api_post,
-    free_port,
     has_no_horizontal_scroll,
+    serving_coup,
     sign_up_through_api,
-    wait_until_ready,
 )
 from tests.browser.room_support import MEMBER_NAME, OWNER_NAME, seed_room
 from tests.conftest import require_or_skip
@@ -45,38 +40,11 @@ CONNECT_MS = 30_000
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     """This module's own server: the call cap lowered to 2, no STUN (loopback only)."""
-    from coup.handlers.webapp import WEB_DIST
-    if not (WEB_DIST / "index.html").is_file():
-        require_or_skip("the web app is not built (run `make web`)")
-    root = tmp_path_factory.mktemp("coup-call")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ, "COUP_TESTING": "1", "COUP_BCRYPT_ROUNDS": "4",
-        "COUP_DATABASE_URL": f"sqlite:///{root / 'coup.db'}",
-        "COUP_UPLOAD_DIR": str(root / "uploads"),
-        "COUP_HOST": "127.0.0.1", "COUP_PORT": str(port), "COUP_NODE_ID": "browser-call",
-        "COUP_COOKIE_SECRET": secrets.token_urlsafe(32), "COUP_APP_URL": base_url,
-        "COUP_PUBLIC_API_URL": base_url, "COUP_ALLOWED_ORIGINS": base_url, "COUP_JOBS": "false",
-        "COUP_DRAIN_DELAY_MS": "0", "COUP_SIGNUP_RATE": "100000/3600s",
-        "COUP_LOGIN_IP_RATE": "100000/900s", "COUP_VIDEO_MAX_PARTICIPANTS": "2",
-        # No network in CI: a STUN server would only slow ICE gathering down.
-        "COUP_STUN_URLS": "stun:127.0.0.1:9",
-    }
-    env.pop("COUP_REDIS_URL", None)
-    log_path = root / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "coup", "serve"], env=env, cwd=REPO_ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_ready(base_url, process, log_path)
-        yield WebServer(base_url, process, log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving_coup(tmp_path_factory.mktemp("coup-call"), "browser-call",
+                      COUP_VIDEO_MAX_PARTICIPANTS="2",
+                      # No network in CI: a STUN server would only slow ICE gathering down.
+                      COUP_STUN_URLS="stun:127.0.0.1:9") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
