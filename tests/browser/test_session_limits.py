@@ -5,29 +5,21 @@ for a revoked session (signed out from another browser) still signs every open t
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from coup.handlers.webapp import WEB_DIST
 from tests.browser.conftest import (
     DESKTOP,
     PASSWORD,
-    REPO_ROOT,
     WebServer,
     api_post,
-    free_port,
+    serving_coup,
     sign_up_through_api,
-    wait_until_ready,
 )
-from tests.conftest import require_or_skip
 
 MAX_TABS = 2
 TOO_MANY_TABS = "이 탭의 실시간 연결이 끊어졌습니다"
@@ -36,37 +28,9 @@ TOO_MANY_TABS = "이 탭의 실시간 연결이 끊어졌습니다"
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     """A `coup serve` like the shared one, but allowing only MAX_TABS sockets per user."""
-    if not (WEB_DIST / "index.html").is_file():
-        require_or_skip("the web app is not built (run `make web`)")
-    root = tmp_path_factory.mktemp("coup-limits")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "COUP_TESTING": "1", "COUP_BCRYPT_ROUNDS": "4",
-        "COUP_DATABASE_URL": f"sqlite:///{root / 'coup.db'}",
-        "COUP_UPLOAD_DIR": str(root / "uploads"),
-        "COUP_HOST": "127.0.0.1", "COUP_PORT": str(port), "COUP_NODE_ID": "browser-limits",
-        "COUP_COOKIE_SECRET": secrets.token_urlsafe(32), "COUP_APP_URL": base_url,
-        "COUP_PUBLIC_API_URL": base_url, "COUP_ALLOWED_ORIGINS": base_url, "COUP_JOBS": "false",
-        "COUP_DRAIN_DELAY_MS": "0", "COUP_SIGNUP_RATE": "100000/3600s",
-        "COUP_LOGIN_IP_RATE": "100000/900s",
-        "COUP_WS_MAX_SESSIONS_PER_USER": str(MAX_TABS),
-    }
-    env.pop("COUP_REDIS_URL", None)
-    log_path = root / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "coup", "serve"], env=env, cwd=REPO_ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_ready(base_url, process, log_path)
-        yield WebServer(base_url, process, log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving_coup(tmp_path_factory.mktemp("coup-limits"), "browser-limits",
+                      COUP_WS_MAX_SESSIONS_PER_USER=str(MAX_TABS)) as server:
+        yield server
 
 
 @pytest.fixture()
