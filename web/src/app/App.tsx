@@ -1,10 +1,11 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { lazy, useEffect, useId, useRef, type ComponentType, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, useId, useRef, type ComponentType, type ReactNode } from "react";
 import { createBrowserRouter, Link, Navigate, RouterProvider, useLocation, useSearchParams } from "react-router";
 import { Button, ConfirmProvider, EmptyState, Spinner, ToastProvider } from "../components/ui";
 import { passwordAcceptable, passwordRules, type RuleKey } from "../features/auth/password-rules";
 import { safeReturnPath, SignInPage } from "../features/auth/SignInPage";
 import { SignUpPage } from "../features/auth/SignUpPage";
+import { MessageReportProvider, type MessageReportAction } from "../features/chat/report-slot";
 import { LandingPage } from "../features/landing/LandingPage";
 import { MyStudiesPage } from "../features/my-studies/MyStudiesPage";
 import type { PasswordPolicy } from "../features/profile/ProfilePage";
@@ -38,10 +39,26 @@ const StudyInviteRedirect = page(() => import("../features/invites/JoinByInviteP
 const TermsPage = page(() => import("../features/legal/LegalPages").then((module) => module.TermsPage));
 const PrivacyPage = page(() => import("../features/legal/LegalPages").then((module) => module.PrivacyPage));
 
-function reportUser(user: { id: string; name: string }) {
-  const target: ReportTarget = { type: "USER", id: user.id, name: user.name };
-  return <ReportButton target={target} />;
+// The report buttons the app hands to features (features never import each other). The button's
+// code loads on first use inside its own boundary, so the page around it never suspends.
+function report(target: ReportTarget) {
+  return <Suspense fallback={null}><ReportButton target={target} /></Suspense>;
 }
+
+function reportUser(user: { id: string; name: string }) {
+  return report({ type: "USER", id: user.id, name: user.name });
+}
+
+function reportStudy(study: { id: string; name: string }) {
+  return report({ type: "STUDY", id: study.id, name: study.name });
+}
+
+const EXCERPT = 40;
+const reportMessage: MessageReportAction = (message) => {
+  const text = [...(message.content || message.file?.name || "")];
+  const excerpt = text.length > EXCERPT ? `${text.slice(0, EXCERPT).join("")}…` : text.join("");
+  return report({ type: "MESSAGE", id: message.id, name: `${message.user.name}: ${excerpt}` });
+};
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -115,7 +132,7 @@ const router = createBrowserRouter([{
     { path: "/sign-up", element: <GuestOnly fallback="/studies"><SignUpPage /></GuestOnly> },
     { path: "/studies", element: <ExplorePage /> },
     { path: "/studies/new", element: <RequireSession><CreateStudyPage /></RequireSession> },
-    { path: "/studies/:studyId", element: <StudyDetailPage /> },
+    { path: "/studies/:studyId", element: <StudyDetailPage reportAction={reportStudy} /> },
     { path: "/studies/:studyId/room/*", element: <RequireSession><StudyRoomPage /></RequireSession> },
     { path: "/studies/:studyId/join", element: <StudyInviteRedirect /> },
     { path: "/my-studies", element: <RequireSession><MyStudiesPage /></RequireSession> },
@@ -175,7 +192,9 @@ export function App() {
         <ToastProvider>
           <ConfirmProvider>
             <Realtime>
-              <RouterProvider router={router} />
+              <MessageReportProvider value={reportMessage}>
+                <RouterProvider router={router} />
+              </MessageReportProvider>
             </Realtime>
           </ConfirmProvider>
         </ToastProvider>

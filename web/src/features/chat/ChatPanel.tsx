@@ -9,6 +9,7 @@ import type { Message } from "../../lib/types";
 import type { OutboxItem } from "../../realtime";
 import { chatRows, unreadBy, type ChatRow } from "./chat-cache";
 import { inlinePreviewUrl, useChatSearch, useDeleteMessage, useEditMessage, useSendFile } from "./chat-actions";
+import { useMessageReportAction, type MessageReportAction } from "./report-slot";
 import { useChat } from "./use-chat";
 
 const MAX_LENGTH = 2000;
@@ -17,8 +18,13 @@ const NEAR_TOP_PX = 240;
 
 type Row = ChatRow | { kind: "outbox"; key: string; item: OutboxItem };
 
-export function ChatPanel({ studyId, myId, canModerate = false }: { studyId: string; myId: string; canModerate?: boolean }) {
+/** `reportAction` (or the app's MessageReportProvider) adds "report" to other people's message menus. */
+export function ChatPanel({ studyId, myId, canModerate = false, reportAction }: {
+  studyId: string; myId: string; canModerate?: boolean; reportAction?: MessageReportAction;
+}) {
   const { t, language } = useI18n();
+  const providedReport = useMessageReportAction();
+  const report = reportAction ?? providedReport;
   const toast = useToast();
   const confirm = useConfirm();
   const edit = useEditMessage(studyId);
@@ -131,7 +137,7 @@ export function ChatPanel({ studyId, myId, canModerate = false }: { studyId: str
                     ) : row.kind === "message" ? (
                       <MessageBubble message={row.message} mine={row.message.user.id === myId} showAuthor={row.showAuthor}
                         unread={unreadBy(row.message, chat.cursors)} time={formatTime(row.message.created_at, language, timeZone)}
-                        canDelete={row.message.user.id === myId || canModerate} editing={editingId === row.message.id}
+                        canDelete={row.message.user.id === myId || canModerate} editing={editingId === row.message.id} report={report}
                         onEdit={() => setEditingId(row.message.id)} onCancelEdit={() => setEditingId(null)}
                         onSave={(content) => edit.mutate({ id: row.message.id, content }, {
                           onSuccess: () => setEditingId(null), onError: (error) => toast(errorText(error, t), "error") })}
@@ -157,14 +163,15 @@ export function ChatPanel({ studyId, myId, canModerate = false }: { studyId: str
   );
 }
 
-function MessageBubble({ message, mine, showAuthor, unread, time, canDelete, editing, onEdit, onCancelEdit, onSave, onDelete }: {
+function MessageBubble({ message, mine, showAuthor, unread, time, canDelete, editing, report, onEdit, onCancelEdit, onSave, onDelete }: {
   message: Message; mine: boolean; showAuthor: boolean; unread: number; time: string; canDelete: boolean; editing: boolean;
-  onEdit: () => void; onCancelEdit: () => void; onSave: (content: string) => void; onDelete: () => void;
+  report: MessageReportAction | null; onEdit: () => void; onCancelEdit: () => void; onSave: (content: string) => void; onDelete: () => void;
 }) {
   const { t } = useI18n();
   const [menu, setMenu] = useState(false);
   const preview = message.file ? inlinePreviewUrl(message.file) : null;
-  const hasActions = mine || canDelete;
+  const reportable = Boolean(report) && !mine;
+  const hasActions = mine || canDelete || reportable;
   return (
     <div className={mine ? "msg msg-mine" : "msg"} data-seq={message.seq}>
       {!mine && <div className="msg-avatar">{showAuthor && <Avatar name={message.user.name} src={message.user.avatar} size={32} />}</div>}
@@ -194,6 +201,7 @@ function MessageBubble({ message, mine, showAuthor, unread, time, canDelete, edi
           <div className={mine ? "msg-menu msg-menu-mine" : "msg-menu"}>
             {mine && <Button size="s" variant="ghost" onClick={() => { setMenu(false); onEdit(); }}>{t("roomUi.edit")}</Button>}
             {canDelete && <Button size="s" variant="ghost" onClick={() => { setMenu(false); onDelete(); }}>{t("roomUi.delete")}</Button>}
+            {reportable && report?.(message)}
           </div>
         )}
       </div>

@@ -1,3 +1,4 @@
+import type { ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import { Avatar, Badge, Button, Card, EmptyState, Skeleton, useConfirm, useToast } from "../../components/ui";
 import { formatDateTime } from "../../lib/dates";
@@ -10,7 +11,8 @@ import { useJoinRequests, useLeave, useReview, useStudy, useStudyLive } from "./
 import { ApplyForm } from "./ApplyForm";
 import { useCategoryLabel } from "./category-label";
 
-export function StudyDetailPage() {
+/** `reportAction` is the app's report button for the study (features/reports), shown to signed-in non-owners. */
+export function StudyDetailPage({ reportAction }: { reportAction?: (study: { id: string; name: string }) => ReactNode } = {}) {
   const { studyId = "" } = useParams();
   const { t } = useI18n();
   const study = useStudy(studyId);
@@ -45,6 +47,7 @@ export function StudyDetailPage() {
                   {s.auto_approve && <Badge>{t("studies.autoApprove")}</Badge>}
                 </div>
                 <p className="muted">{t("studies.members", { current: s.current_members, max: s.max_members })} · {t("studies.owner", { name: s.owner.name })}</p>
+                {me && s.my_role !== "OWNER" && reportAction && <div>{reportAction({ id: s.id, name: s.name })}</div>}
               </div>
             </div>
           </Card>
