@@ -47,7 +47,6 @@ export function StudyDetailPage({ reportAction }: { reportAction?: (study: { id:
                   {s.auto_approve && <Badge>{t("studies.autoApprove")}</Badge>}
                 </div>
                 <p className="muted">{t("studies.members", { current: s.current_members, max: s.max_members })} · {t("studies.owner", { name: s.owner.name })}</p>
-                {me && s.my_role !== "OWNER" && reportAction && <div>{reportAction({ id: s.id, name: s.name })}</div>}
               </div>
             </div>
           </Card>
@@ -57,6 +56,7 @@ export function StudyDetailPage({ reportAction }: { reportAction?: (study: { id:
             {s.tags.length > 0 && (
               <ul className="tag-list" aria-label={t("detail.tags")}>{s.tags.map((tag) => <li key={tag}><Badge>#{tag}</Badge></li>)}</ul>
             )}
+            {me && s.my_role !== "OWNER" && reportAction && <div className="row-between">{reportAction({ id: s.id, name: s.name })}</div>}
           </Card>
           {isAdmin && <JoinRequests study={s} />}
         </div>
