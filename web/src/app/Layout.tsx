@@ -4,7 +4,7 @@ import { Avatar, Button, Spinner, useToast } from "../components/ui";
 import { useSignOut } from "../features/auth/api";
 import { NotificationBell } from "../features/notifications/NotificationBell";
 import { useI18n, type MessageKey } from "../lib/i18n";
-import { useConnectionState, useRealtime } from "../lib/realtime";
+import { onServerSignOut, useConnectionState } from "../lib/realtime";
 import { useSession } from "../lib/session";
 import "../styles/pages.css";
 
@@ -84,11 +84,12 @@ export function Layout() {
 }
 
 /** The server closed this tab's session (revoked elsewhere, password changed): say why. */
+/** A toast when the server really ended the session; a 1008 for too many tabs is not that
+ * (lib/realtime.tsx asks validate-session first and keeps the person signed in). */
 function useSessionEndedNotice() {
   const { t } = useI18n();
   const toast = useToast();
-  const client = useRealtime();
-  useEffect(() => client?.on("sessionEnded", () => toast(t("auth.sessionEnded"), "error")), [client, t, toast]);
+  useEffect(() => onServerSignOut(() => toast(t("auth.sessionEnded"), "error")), [t, toast]);
 }
 
 function ConnectionIndicator() {
