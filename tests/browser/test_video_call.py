@@ -19,18 +19,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     WebServer,
     api_post,
     has_no_horizontal_scroll,
+    launch_chromium,
     serving_coup,
     sign_up_through_api,
 )
 from tests.browser.room_support import MEMBER_NAME, OWNER_NAME, seed_room
-from tests.conftest import require_or_skip
 
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--auto-select-desktop-capture-source=Entire screen"]
@@ -48,17 +46,12 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
 
 
 @pytest.fixture(scope="module")
-def media_browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        require_or_skip(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=[*CHROMIUM_ARGS, *MEDIA_ARGS])
-        try:
-            yield browser
-        finally:
-            browser.close()
+def media_browser(playwright: Any) -> Iterator[Any]:
+    browser = launch_chromium(playwright, *MEDIA_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture()
