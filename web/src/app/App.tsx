@@ -2,11 +2,13 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useId, useRef, type ComponentType, type ReactNode } from "react";
 import { createBrowserRouter, Link, Navigate, RouterProvider, useLocation, useSearchParams } from "react-router";
 import { Button, ConfirmProvider, EmptyState, Spinner, ToastProvider } from "../components/ui";
-import { passwordAcceptable, passwordRules, type RuleKey } from "../features/auth/password-rules";
+import { passwordAcceptable } from "../features/auth/password-rules";
+import { PasswordRuleList } from "../features/auth/PasswordRuleList";
 import { safeReturnPath, SignInPage } from "../features/auth/SignInPage";
 import { SignUpPage } from "../features/auth/SignUpPage";
 import { MessageReportProvider, type MessageReportAction } from "../features/chat/report-slot";
 import { LandingPage } from "../features/landing/LandingPage";
+import { JoinRequests } from "../features/members/MembersPanel";
 import { MyStudiesPage } from "../features/my-studies/MyStudiesPage";
 import type { PasswordPolicy } from "../features/profile/ProfilePage";
 import type { ReportTarget } from "../features/reports";
@@ -17,6 +19,7 @@ import { ApiError } from "../lib/api-client";
 import { I18nProvider, useI18n, type MessageKey } from "../lib/i18n";
 import { RealtimeProvider, useDisconnected, type Disconnected } from "../lib/realtime";
 import { useSession } from "../lib/session";
+import type { Study } from "../lib/types";
 import { Layout } from "./Layout";
 import { StudyRoomPage } from "./StudyRoomPage";
 
@@ -51,6 +54,11 @@ function reportUser(user: { id: string; name: string }) {
 
 function reportStudy(study: { id: string; name: string }) {
   return report({ type: "STUDY", id: study.id, name: study.name });
+}
+
+/** The members feature's review, on the study page too (features do not import each other). */
+function reviewJoinRequests(study: Study) {
+  return <JoinRequests study={study} heading="h2" />;
 }
 
 const EXCERPT = 40;
@@ -94,29 +102,8 @@ function Home() {
   return <LandingPage />;
 }
 
-const PASSWORD_RULES: RuleKey[] = ["length", "classes", "common", "email", "strength"];
-
 /** The auth feature's password policy, handed to the profile page (features do not import each other). */
-const passwordPolicy: PasswordPolicy = {
-  acceptable: passwordAcceptable,
-  Rules: function PasswordRuleList({ password, email }) {
-    const { t } = useI18n();
-    const rules = passwordRules(password, email);
-    return (
-      <div aria-live="polite">
-        <span className="visually-hidden">{t("auth.passwordRules")}</span>
-        <ul className="rules">
-          {PASSWORD_RULES.map((rule) => (
-            <li key={rule} data-met={rules[rule]}>
-              <span aria-hidden="true">{rules[rule] ? "✓" : "○"}</span> {t(`auth.rule.${rule}` as MessageKey)}
-              <span className="visually-hidden">: {t(rules[rule] ? "auth.rule.met" : "auth.rule.unmet")}</span>
-            </li>
-          ))}
-        </ul>
-      </div>
-    );
-  },
-};
+const passwordPolicy: PasswordPolicy = { acceptable: passwordAcceptable, Rules: PasswordRuleList };
 
 function NotFound() {
   const { t } = useI18n();
@@ -132,7 +119,7 @@ const router = createBrowserRouter([{
     { path: "/sign-up", element: <GuestOnly fallback="/studies"><SignUpPage /></GuestOnly> },
     { path: "/studies", element: <ExplorePage /> },
     { path: "/studies/new", element: <RequireSession><CreateStudyPage /></RequireSession> },
-    { path: "/studies/:studyId", element: <StudyDetailPage reportAction={reportStudy} /> },
+    { path: "/studies/:studyId", element: <StudyDetailPage reportAction={reportStudy} joinRequests={reviewJoinRequests} /> },
     { path: "/studies/:studyId/room/*", element: <RequireSession><StudyRoomPage /></RequireSession> },
     { path: "/studies/:studyId/join", element: <StudyInviteRedirect /> },
     { path: "/my-studies", element: <RequireSession><MyStudiesPage /></RequireSession> },

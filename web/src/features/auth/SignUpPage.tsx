@@ -2,13 +2,12 @@ import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
 import { Button, Card, TextField } from "../../components/ui";
 import { errorText, fieldErrors } from "../../lib/errors";
-import { useI18n, type MessageKey } from "../../lib/i18n";
+import { useI18n } from "../../lib/i18n";
 import { useSignUp } from "./api";
 import { OAuthButtons } from "./OAuthButtons";
-import { passwordAcceptable, passwordRules, type RuleKey } from "./password-rules";
+import { passwordAcceptable } from "./password-rules";
+import { PasswordRuleList } from "./PasswordRuleList";
 import { safeReturnPath } from "./SignInPage";
-
-const RULES: RuleKey[] = ["length", "classes", "common", "email", "strength"];
 
 export function SignUpPage() {
   const { t } = useI18n();
@@ -17,7 +16,6 @@ export function SignUpPage() {
   const signUp = useSignUp();
   const [form, setForm] = useState({ email: "", name: "", password: "", confirm: "" });
   const [submitted, setSubmitted] = useState(false);
-  const rules = passwordRules(form.password, form.email);
   const mismatch = form.confirm.length > 0 && form.confirm !== form.password;
   const server = fieldErrors(signUp.error);
   const set = (key: keyof typeof form) => (event: { target: { value: string } }) =>
@@ -45,19 +43,7 @@ export function SignUpPage() {
             error={server.name ?? (submitted && !form.name ? t("auth.required") : null)} />
           <TextField label={t("auth.password")} type="password" autoComplete="new-password" required value={form.password} onChange={set("password")}
             error={server.password ?? null}
-            hint={
-              <div aria-live="polite">
-                <span className="visually-hidden">{t("auth.passwordRules")}</span>
-                <ul className="rules">
-                  {RULES.map((rule) => (
-                    <li key={rule} data-met={rules[rule]}>
-                      <span aria-hidden="true">{rules[rule] ? "✓" : "○"}</span> {t(`auth.rule.${rule}` as MessageKey)}
-                      <span className="visually-hidden">: {t(rules[rule] ? "auth.rule.met" : "auth.rule.unmet")}</span>
-                    </li>
-                  ))}
-                </ul>
-              </div>
-            } />
+            hint={<PasswordRuleList password={form.password} email={form.email} />} />
           <TextField label={t("auth.passwordConfirm")} type="password" autoComplete="new-password" required value={form.confirm} onChange={set("confirm")}
             error={mismatch ? t("auth.mismatch") : server.password_confirm ?? null} />
           {signUp.error && !Object.keys(server).length && <p className="error-text" role="alert">{errorText(signUp.error, t)}</p>}

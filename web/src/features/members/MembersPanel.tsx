@@ -118,8 +118,8 @@ function KickDialog({ study, member, onClose }: { study: Study; member: Member; 
   );
 }
 
-/** The same review as on the study page, kept live by the same queries. */
-function JoinRequests({ study }: { study: Study }) {
+/** The join-request review: the members tab shows it, and the app hands it to the study page. */
+export function JoinRequests({ study, heading: Heading = "h3" }: { study: Study; heading?: "h2" | "h3" }) {
   const { t, language } = useI18n();
   const timeZone = useTimeZone();
   const confirm = useConfirm();
@@ -137,7 +137,7 @@ function JoinRequests({ study }: { study: Study }) {
   return (
     <Card>
       <section aria-labelledby="room-requests-title" aria-live="polite" className="stack-s">
-        <h3 id="room-requests-title">{t("detail.requestsTitle", { count: list.length })}</h3>
+        <Heading id="room-requests-title">{t("detail.requestsTitle", { count: list.length })}</Heading>
         {requests.isPending ? <Skeleton count={2} /> : list.length === 0 ? <EmptyState icon="📭" title={t("detail.requestsEmpty")} /> : (
           <ul className="plain-list stack">
             {list.map((request) => (

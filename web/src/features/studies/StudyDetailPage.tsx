@@ -1,18 +1,22 @@
 import type { ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import { Avatar, Badge, Button, Card, EmptyState, Skeleton, useConfirm, useToast } from "../../components/ui";
-import { formatDateTime } from "../../lib/dates";
-import { useTimeZone } from "../../lib/config";
 import { errorText } from "../../lib/errors";
 import { useI18n, type MessageKey } from "../../lib/i18n";
 import { useSession } from "../../lib/session";
 import type { Study } from "../../lib/types";
-import { useJoinRequests, useLeave, useReview, useStudy, useStudyLive } from "./api";
+import { useLeave, useStudy, useStudyLive } from "./api";
 import { ApplyForm } from "./ApplyForm";
 import { useCategoryLabel } from "./category-label";
 
-/** `reportAction` is the app's report button for the study (features/reports), shown to signed-in non-owners. */
-export function StudyDetailPage({ reportAction }: { reportAction?: (study: { id: string; name: string }) => ReactNode } = {}) {
+interface StudyDetailSlots {
+  /** The app's report button for the study (features/reports), shown to signed-in non-owners. */
+  reportAction?: (study: { id: string; name: string }) => ReactNode;
+  /** The app's join-request review (features/members), shown to the study's admins. */
+  joinRequests?: (study: Study) => ReactNode;
+}
+
+export function StudyDetailPage({ reportAction, joinRequests }: StudyDetailSlots = {}) {
   const { studyId = "" } = useParams();
   const { t } = useI18n();
   const study = useStudy(studyId);
@@ -58,7 +62,7 @@ export function StudyDetailPage({ reportAction }: { reportAction?: (study: { id:
             )}
             {me && s.my_role !== "OWNER" && reportAction && <div className="row-between">{reportAction({ id: s.id, name: s.name })}</div>}
           </Card>
-          {isAdmin && <JoinRequests study={s} />}
+          {isAdmin && joinRequests?.(s)}
         </div>
         <div className="stack">
           <MembershipPanel study={s} signedIn={Boolean(me)} />
@@ -116,52 +120,4 @@ function MembershipPanel({ study, signedIn }: { study: Study; signedIn: boolean 
   if (study.current_members >= study.max_members) return <Card><p>{t("detail.full")}</p></Card>;
   if (!study.is_recruiting) return <Card><p>{t("detail.notRecruiting")}</p></Card>;
   return <ApplyForm study={study} />;
-}
-
-function JoinRequests({ study }: { study: Study }) {
-  const { t, language } = useI18n();
-  const timeZone = useTimeZone();
-  const confirm = useConfirm();
-  const toast = useToast();
-  const requests = useJoinRequests(study.id, true);
-  const review = useReview(study.id);
-  const act = async (userId: string, name: string, approve: boolean) => {
-    if (!approve && !(await confirm(t("detail.rejectConfirm", { name }), { danger: true, confirmLabel: t("detail.reject") }))) return;
-    review.mutate({ userId, approve }, {
-      onSuccess: () => toast(t(approve ? "detail.approved" : "detail.rejected", { name })),
-      onError: (error) => toast(errorText(error, t), "error"),
-    });
-  };
-  const list = requests.data ?? [];
-  return (
-    <Card>
-      <section aria-labelledby="requests-title" aria-live="polite">
-        <h2 id="requests-title">{t("detail.requestsTitle", { count: list.length })}</h2>
-        {requests.isPending ? <Skeleton count={2} /> : list.length === 0 ? <p className="muted">{t("detail.requestsEmpty")}</p> : (
-          <ul className="plain-list stack">
-            {list.map((request) => (
-              <li key={request.user.id} className="request stack-s">
-                <div className="row">
-                  <Avatar name={request.user.name} src={request.user.avatar} />
-                  <div className="grow">
-                    <strong>{request.user.name}</strong>
-                    <div className="muted small">{t("detail.appliedAt", { time: formatDateTime(request.applied_at, language, timeZone) })}</div>
-                  </div>
-                </div>
-                {request.introduction && <p className="pre-line">{request.introduction}</p>}
-                <div className="row">
-                  {request.motivation && <Badge>{t(`motivation.${request.motivation}` as MessageKey)}</Badge>}
-                  {request.level && <Badge>{t(`level.${request.level}` as MessageKey)}</Badge>}
-                </div>
-                <div className="row">
-                  <Button size="s" onClick={() => act(request.user.id, request.user.name, true)} aria-label={`${t("detail.approve")}: ${request.user.name}`}>{t("detail.approve")}</Button>
-                  <Button size="s" variant="secondary" onClick={() => act(request.user.id, request.user.name, false)} aria-label={`${t("detail.reject")}: ${request.user.name}`}>{t("detail.reject")}</Button>
-                </div>
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
-    </Card>
-  );
 }

@@ -2,14 +2,10 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tansta
 import { useEffect } from "react";
 import { api, type OffsetPagination } from "../../lib/api-client";
 import { useRealtime } from "../../lib/realtime";
-import type { Member, Study, StudySummary, UserSummary } from "../../lib/types";
+import type { Member, Study, StudySummary } from "../../lib/types";
 
 export interface ExploreFilters { search: string; category: string; recruiting: string; sort: string }
 export interface Category { value: string; label_en: string; sub_categories: { value: string; label_en: string }[] }
-export interface JoinRequest {
-  user: UserSummary & { email: string; bio: string | null }; introduction: string | null;
-  motivation: string | null; level: string | null; applied_at: string;
-}
 
 const PAGE_SIZE = 12;
 
@@ -47,14 +43,6 @@ export function useStudy(id: string) {
   });
 }
 
-export function useJoinRequests(id: string, enabled: boolean) {
-  return useQuery({
-    queryKey: studyKeys.requests(id),
-    enabled,
-    queryFn: async () => (await api.get<JoinRequest[], OffsetPagination>(`/api/studies/${id}/join-requests`, { limit: 50 })).data,
-  });
-}
-
 function useInvalidateStudy(id: string) {
   const queryClient = useQueryClient();
   return () => {
@@ -76,15 +64,6 @@ export function useJoin(id: string) {
 export function useLeave(id: string) {
   const invalidate = useInvalidateStudy(id);
   return useMutation({ mutationFn: () => api.post(`/api/studies/${id}/leave`), onSuccess: invalidate });
-}
-
-export function useReview(id: string) {
-  const invalidate = useInvalidateStudy(id);
-  return useMutation({
-    mutationFn: ({ userId, approve }: { userId: string; approve: boolean }) =>
-      api.post(`/api/studies/${id}/join-requests/${userId}/${approve ? "approve" : "reject"}`),
-    onSuccess: invalidate,
-  });
 }
 
 export interface NewStudy {
