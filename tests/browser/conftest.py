@@ -183,3 +183,17 @@ def api_post(context: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
 def has_no_horizontal_scroll(page: Any) -> bool:
     return bool(page.evaluate(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+
+
+def capture_fitting_page(page: Any, picture: Path, what: str, *, signed_in: bool,
+                         full_page: bool = False) -> None:
+    """A page drawn in full (live when signed in, network idle) must not scroll sideways;
+    then its picture is taken. The screenshot tests of every page share this step."""
+    from playwright.sync_api import expect
+
+    if signed_in:
+        expect(page.get_by_test_id("connection-state")).to_have_attribute(
+            "data-state", "connected")
+    page.wait_for_load_state("networkidle")
+    assert has_no_horizontal_scroll(page), f"{what} scrolls sideways"
+    page.screenshot(path=str(picture), full_page=full_page)

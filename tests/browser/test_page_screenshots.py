@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, has_no_horizontal_scroll
+from tests.browser.conftest import DESKTOP, PHONE, capture_fitting_page
 from tests.browser.pages_support import seed_pages
 
 SIZES = {"phone": PHONE, "desktop": DESKTOP}
@@ -58,11 +58,7 @@ def test_page_fits_the_screen(browser: Any, web_server: Any, seeded: dict[str, A
         page = context.new_page()
         page.goto(path(seeded) if callable(path) else path)
         expect(page.get_by_text(ready).first).to_be_visible()
-        if who:
-            expect(page.get_by_test_id("connection-state")).to_have_attribute(
-                "data-state", "connected")
-        page.wait_for_load_state("networkidle")
-        assert has_no_horizontal_scroll(page), f"{name} scrolls sideways at {size}"
-        page.screenshot(path=str(out_dir / f"{name}-{size}.png"), full_page=size == "desktop")
+        capture_fitting_page(page, out_dir / f"{name}-{size}.png", f"{name} at {size}",
+                             signed_in=who is not None, full_page=size == "desktop")
     finally:
         context.close()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, api_post, has_no_horizontal_scroll
+from tests.browser.conftest import DESKTOP, PHONE, api_post, capture_fitting_page
 from tests.browser.room_support import seed_room
 
 SIZES = {"phone": PHONE, "desktop": DESKTOP}
@@ -109,10 +109,7 @@ def test_room_tab_fits_the_screen(browser: Any, web_server: Any, seeded: dict[st
         page = context.new_page()
         page.goto(f"/studies/{seeded['study_id']}/room/{path}")
         expect(page.get_by_text(ready).first).to_be_attached()
-        expect(page.get_by_test_id("connection-state")).to_have_attribute(
-            "data-state", "connected")
-        page.wait_for_load_state("networkidle")
-        assert has_no_horizontal_scroll(page), f"room {tab} scrolls sideways at {size}"
-        page.screenshot(path=str(out_dir / f"room-{tab}-{size}.png"))
+        capture_fitting_page(page, out_dir / f"room-{tab}-{size}.png", f"room {tab} at {size}",
+                             signed_in=True)
     finally:
         context.close()

@@ -18,7 +18,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     api_post,
-    has_no_horizontal_scroll,
+    capture_fitting_page,
     sign_up_through_api,
 )
 
@@ -104,12 +104,8 @@ def test_page_fits_the_screen(browser: Any, web_server: Any, seeded: dict[str, A
         page = context.new_page()
         page.goto(path(seeded) if callable(path) else path)
         expect(page.get_by_text(ready).first).to_be_visible()
-        if who:
-            expect(page.get_by_test_id("connection-state")).to_have_attribute(
-                "data-state", "connected")
-        page.wait_for_load_state("networkidle")
-        assert has_no_horizontal_scroll(page), f"{name} scrolls sideways at {size}"
-        page.screenshot(path=str(out_dir / f"{name}-{size}.png"))
+        capture_fitting_page(page, out_dir / f"{name}-{size}.png", f"{name} at {size}",
+                             signed_in=who is not None)
     finally:
         context.close()
 
